@@ -1,0 +1,92 @@
+// The HTTP surface every module programs against. No Boost type appears here:
+// handlers see a parsed Request and write through a ResponseWriter, which may
+// stream (chunked) for watches and logs, or hand the connection over to a
+// websocket for exec and port-forward.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::net {
+
+// Who sent a request. Set by the server from the client certificate (CN = name,
+// O = groups) or by the bearer-token authenticator.
+struct Identity {
+  std::string user;
+  std::vector<std::string> groups;
+  bool authenticated() const { return !user.empty(); }
+};
+
+struct CaseInsensitiveLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, path plus query
+  std::string path;    // percent-decoded path, no query
+  std::multimap<std::string, std::string> query;  // decoded query parameters
+  Headers headers;
+  std::string body;
+  Identity identity;
+  std::string remote_addr;
+
+  // First value of a query parameter, or `def`.
+  std::string Query(const std::string& key, const std::string& def = "") const;
+  bool HasQuery(const std::string& key) const { return query.count(key) > 0; }
+  std::string Header(const std::string& key) const;
+};
+
+// Writes one response. Either Reply() once, or Start() then any number of
+// Write() calls then End(). A streaming writer returns false from Write() once
+// the peer has gone; handlers stop then.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  virtual void Reply(int code, const Headers& headers, std::string body) = 0;
+  virtual bool Start(int code, const Headers& headers) = 0;  // chunked
+  virtual bool Write(std::string_view chunk) = 0;           // one flushed chunk
+  virtual void End() = 0;
+  // True once the client closed its side (checked without blocking).
+  virtual bool PeerClosed() = 0;
+  // Hijacks the connection for a websocket session (RFC 6455). `protocol` is
+  // the chosen subprotocol. Returns nullptr if the request was not an upgrade.
+  class WebSocket;
+  virtual std::unique_ptr<WebSocket> UpgradeWebSocket(const std::string& protocol) = 0;
+};
+
+class ResponseWriter::WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  virtual bool SendBinary(std::string_view data) = 0;
+  // Blocks for the next message; false on close or error.
+  virtual bool Receive(std::string* data) = 0;
+  virtual void Close() = 0;
+};
+
+using Handler = std::function<void(Request&, ResponseWriter&)>;
+
+// Path-prefix router: the longest matching prefix wins. Exact routes end
+// without a trailing '*'; prefix routes are registered as "/v2/*".
+class Router {
+ public:
+  void Handle(const std::string& pattern, Handler h);
+  // Returns the handler for path, or nullptr.
+  const Handler* Match(const std::string& path) const;
+
+ private:
+  std::map<std::string, Handler> exact_;
+  std::vector<std::pair<std::string, Handler>> prefixes_;  // sorted longest first
+};
+
+// Percent-decoding and query parsing, exposed for tests and clients.
+std::string PercentDecode(std::string_view s, bool plus_is_space);
+std::string PercentEncode(std::string_view s);
+std::multimap<std::string, std::string> ParseQuery(std::string_view q);
+
+}  // namespace berth::net
