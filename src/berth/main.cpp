@@ -1,1 +1,74 @@
-int main() { return 0; }
+// berth: one binary, subcommands.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "berth/server.h"
+#include "core/file.h"
+#include "core/json.h"
+
+namespace {
+
+// Reads server settings from a YAML file; command-line flags given explicitly
+// win over the file.
+bool LoadConfigFile(const std::string& path, berth::ServerConfig& cfg, std::string* err) {
+  auto text = berth::ReadFile(path);
+  if (!text.ok()) {
+    *err = text.status().message();
+    return false;
+  }
+  auto j = berth::ParseYamlOrJson(*text);
+  if (!j.ok() || !j->is_object()) {
+    *err = "config file " + path + " is not a YAML mapping";
+    return false;
+  }
+  for (auto it = j->begin(); it != j->end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "data-dir" || k == "dataDir") cfg.data_dir = it->get<std::string>();
+    else if (k == "bind") cfg.bind = it->get<std::string>();
+    else if (k == "port") cfg.port = it->get<int>();
+    else if (k == "log-level" || k == "logLevel") cfg.log_level = it->get<std::string>();
+    else if (k == "advertise") cfg.advertise = it->get<std::string>();
+    else {
+      *err = "config file " + path + ": unknown key \"" + k + "\"";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Berth: a Kubernetes DevOps platform in one binary"};
+  app.require_subcommand(1);
+  berth::ServerConfig cfg;
+  std::string config_file;
+  auto* server = app.add_subcommand("server", "Run the control plane and every module");
+  server->add_option("--config", config_file, "YAML file with the settings below");
+  auto* o_dir = server->add_option("--data-dir", cfg.data_dir, "State directory")->capture_default_str();
+  auto* o_port = server->add_option("--port", cfg.port, "HTTPS port")->capture_default_str()->check(CLI::Range(0, 65535));
+  auto* o_bind = server->add_option("--bind", cfg.bind, "Address to listen on")->capture_default_str();
+  auto* o_log = server->add_option("--log-level", cfg.log_level, "debug, info, warn or error")->capture_default_str();
+  auto* o_adv = server->add_option("--advertise", cfg.advertise, "Address clients use (kubeconfig)")->capture_default_str();
+  app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });
+  CLI11_PARSE(app, argc, argv);
+
+  if (server->parsed()) {
+    if (!config_file.empty()) {
+      berth::ServerConfig from_file;
+      std::string err;
+      if (!LoadConfigFile(config_file, from_file, &err)) {
+        std::cerr << "berth: " << err << "\n";
+        return 2;
+      }
+      if (!o_dir->count()) cfg.data_dir = from_file.data_dir;
+      if (!o_port->count()) cfg.port = from_file.port;
+      if (!o_bind->count()) cfg.bind = from_file.bind;
+      if (!o_log->count()) cfg.log_level = from_file.log_level;
+      if (!o_adv->count()) cfg.advertise = from_file.advertise;
+    }
+    return berth::RunServer(cfg);
+  }
+  return 0;
+}

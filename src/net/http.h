@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
+
 namespace berth::net {
 
 // Who sent a request. Set by the server from the client certificate (CN = name,
@@ -88,5 +90,11 @@ class Router {
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 std::string PercentEncode(std::string_view s);
 std::multimap<std::string, std::string> ParseQuery(std::string_view q);
+
+// A metav1.Status JSON document for an error (kind Status, status Failure, the
+// Kubernetes reason for its code, and its causes under details).
+std::string StatusJson(const Status& st);
+// The same for an HTTP code and reason that may have no Code (e.g. 431).
+std::string StatusJson(int http_code, std::string_view reason, std::string_view message);
 
 }  // namespace berth::net

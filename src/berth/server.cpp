@@ -1,0 +1,222 @@
+#include "berth/server.h"
+
+#include <signal.h>
+#include <atomic>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/apiserver.h"
+#include "api/crd.h"
+#include "api/encryption.h"
+#include "controllers/controllers.h"
+#include "core/file.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/time.h"
+#include "kinds/kinds.h"
+#include "net/server.h"
+#include "net/tls.h"
+#include "store/store.h"
+
+namespace berth {
+namespace {
+
+std::string Kubeconfig(const std::string& server, const std::string& ca, const std::string& cert,
+                       const std::string& key) {
+  return "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: " + server +
+         "\n    certificate-authority-data: " + Base64Encode(ca) +
+         "\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: admin\n    namespace: default\n"
+         "current-context: berth\nusers:\n- name: admin\n  user:\n    client-certificate-data: " +
+         Base64Encode(cert) + "\n    client-key-data: " + Base64Encode(key) + "\n";
+}
+
+// Static bearer tokens: "<token> <user> <group,group>" per line, mode 0600.
+// The admin token is created on first start; later issues add service-account
+// and robot tokens through the API.
+Result<std::map<std::string, net::Identity>> LoadTokens(const std::string& path) {
+  if (!FileExists(path)) {
+    std::string line = HexEncode(RandomBytes(24)) + " admin system:masters\n";
+    BERTH_RETURN_IF_ERROR(WriteFileAtomic(path, line, 0600));
+  }
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::map<std::string, net::Identity> out;
+  size_t i = 0;
+  while (i < text->size()) {
+    size_t j = text->find('\n', i);
+    if (j == std::string::npos) j = text->size();
+    std::string line = text->substr(i, j - i);
+    i = j + 1;
+    std::vector<std::string> f;
+    size_t a = 0;
+    while (a < line.size()) {
+      size_t b = line.find(' ', a);
+      if (b == std::string::npos) b = line.size();
+      if (b > a) f.push_back(line.substr(a, b - a));
+      a = b + 1;
+    }
+    if (f.size() < 2 || f[0][0] == '#') continue;
+    net::Identity id;
+    id.user = f[1];
+    if (f.size() > 2) {
+      size_t c = 0;
+      while (c <= f[2].size()) {
+        size_t d = f[2].find(',', c);
+        if (d == std::string::npos) d = f[2].size();
+        if (d > c) id.groups.push_back(f[2].substr(c, d - c));
+        c = d + 1;
+      }
+    }
+    out[f[0]] = id;
+  }
+  return out;
+}
+
+void EnsureNamespace(api::ObjectStore& os, const std::string& name) {
+  auto k = os.kinds()->Find("", "v1", "namespaces");
+  if (!k || os.Get(*k, "", name).ok()) return;
+  Json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+  auto r = os.Create(*k, "", ns, api::WriteOptions{});
+  if (!r.ok() && r.status().code() != Code::kAlreadyExists)
+    log::Warn("cannot create namespace", log::Fields()("name", name)("err", r.status().ToString()));
+}
+
+}  // namespace
+
+int RunServer(const ServerConfig& cfg) {
+  const int64_t t0 = MonotonicNanos();
+  if (cfg.log_level == "debug") log::SetLevel(log::Level::kDebug);
+  else if (cfg.log_level == "warn") log::SetLevel(log::Level::kWarn);
+  else if (cfg.log_level == "error") log::SetLevel(log::Level::kError);
+
+  // Signals are taken synchronously by the main thread; every other thread
+  // inherits the blocked mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // Containers started later are our descendants: reap orphans (PID 1 here is not an init).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  if (Status s = MakeDirs(cfg.data_dir, 0700); !s.ok()) {
+    log::Error("cannot create data dir", log::Fields()("dir", cfg.data_dir)("err", s.ToString()));
+    return 1;
+  }
+  net::PkiOptions pki_opts;
+  if (cfg.advertise != "127.0.0.1" && cfg.advertise != "localhost") {
+    if (cfg.advertise.find_first_not_of("0123456789.:") == std::string::npos) pki_opts.extra_ips.push_back(cfg.advertise);
+    else pki_opts.extra_dns.push_back(cfg.advertise);
+  }
+  if (Status s = net::EnsurePki(cfg.data_dir, pki_opts); !s.ok()) {
+    log::Error("cannot set up PKI", log::Fields()("err", s.ToString()));
+    return 1;
+  }
+  net::PkiPaths pki = net::PkiPathsFor(cfg.data_dir);
+  auto tokens = LoadTokens(pki.dir + "/tokens");
+  if (!tokens.ok()) {
+    log::Error("cannot load tokens", log::Fields()("err", tokens.status().ToString()));
+    return 1;
+  }
+  auto enc = api::Encryptor::LoadOrCreate(pki.dir + "/encryption.key");
+  if (!enc.ok()) {
+    log::Error("cannot load encryption key", log::Fields()("err", enc.status().ToString()));
+    return 1;
+  }
+  store::SqliteOptions so;
+  so.path = cfg.data_dir + "/state.db";
+  auto st = store::OpenSqlite(so);
+  if (!st.ok()) {
+    log::Error("cannot open state store", log::Fields()("path", so.path)("err", st.status().ToString()));
+    return 1;
+  }
+  std::unique_ptr<store::Store> db = std::move(st).value();
+
+  api::KindRegistry kinds;
+  api::SchemaRegistry schemas;
+  kinds::RegisterBuiltins(kinds, schemas);
+  api::ObjectStore objects(db.get(), &kinds, &schemas, enc->get());
+  if (Status s = api::InstallCustomResources(&objects); !s.ok())
+    log::Warn("custom resources are not served", log::Fields()("err", s.ToString()));
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) EnsureNamespace(objects, ns);
+
+  api::ApiServer apiserver(&objects);
+  net::Router router;
+  apiserver.Mount(router);
+  std::atomic<bool> ready{false};
+  router.Handle("/version", [](net::Request&, net::ResponseWriter& w) {
+    Json v = {{"major", "1"}, {"minor", "32"}, {"gitVersion", "v1.32.0-berth"}, {"gitCommit", ""},
+              {"gitTreeState", "clean"}, {"buildDate", "2026-11-26T00:00:00Z"}, {"goVersion", "n/a"},
+              {"compiler", "gcc"}, {"platform", "linux/amd64"}};
+    w.Reply(200, {{"Content-Type", "application/json"}}, v.dump());
+  });
+  auto health = [&ready](net::Request&, net::ResponseWriter& w) {
+    if (ready) w.Reply(200, {{"Content-Type", "text/plain"}}, "ok");
+    else w.Reply(503, {{"Content-Type", "text/plain"}}, "not ready");
+  };
+  router.Handle("/readyz", health);
+  router.Handle("/livez", health);
+  router.Handle("/healthz", health);
+  store::Store* dbp = db.get();
+  metrics::GaugeFunc("apiserver_storage_size_bytes", "Size of the state database in bytes.",
+                     [dbp] { return static_cast<double>(dbp->SizeBytes()); });
+  metrics::GaugeFunc("berth_store_revision", "Current revision of the state store.",
+                     [dbp] { return static_cast<double>(dbp->CurrentRevision()); });
+  router.Handle("/metrics", [](net::Request&, net::ResponseWriter& w) {
+    w.Reply(200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}}, metrics::Render());
+  });
+
+  net::ServerOptions opts;
+  opts.bind = cfg.bind;
+  opts.port = cfg.port;
+  opts.cert_file = pki.server_cert;
+  opts.key_file = pki.server_key;
+  opts.client_ca_file = pki.ca_cert;
+  auto token_map = std::move(tokens).value();
+  net::HttpsServer server(opts, std::move(router), [token_map](const std::string& t) -> std::optional<net::Identity> {
+    auto it = token_map.find(t);
+    if (it == token_map.end()) return std::nullopt;
+    return it->second;
+  });
+  if (Status s = server.Start(); !s.ok()) {
+    log::Error("cannot start HTTPS server", log::Fields()("err", s.ToString()));
+    return 1;
+  }
+
+  controllers::Manager ctrl(&objects);
+  ctrl.Start();
+
+  std::string url = "https://" + cfg.advertise + ":" + std::to_string(server.port());
+  auto ca = ReadFile(pki.ca_cert);
+  auto cert = ReadFile(pki.admin_cert);
+  auto key = ReadFile(pki.admin_key);
+  std::string kubeconfig = cfg.data_dir + "/kubeconfig.yaml";
+  if (!ca.ok() || !cert.ok() || !key.ok() ||
+      !WriteFileAtomic(kubeconfig, Kubeconfig(url, *ca, *cert, *key), 0600).ok()) {
+    log::Error("cannot write kubeconfig", log::Fields()("path", kubeconfig));
+    return 1;
+  }
+  ready = true;
+  log::Info("berth server ready",
+            log::Fields()("url", url)("kubeconfig", kubeconfig)("port", server.port())(
+                "startup_ms", (MonotonicNanos() - t0) / 1000000));
+  std::printf("berth server is ready at %s\n  export KUBECONFIG=%s\n  kubectl get namespaces\n", url.c_str(),
+              kubeconfig.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  log::Info("shutting down", log::Fields()("signal", sig));
+  ready = false;
+  server.Stop();
+  ctrl.Stop();
+  db->Close();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace berth

@@ -1,0 +1,280 @@
+#include "net/client.h"
+
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+
+namespace berth::net {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using ErrorCode = boost::system::error_code;
+
+namespace {
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+Status IoError(const std::string& what, const ErrorCode& ec) {
+  return Status(Code::kUnavailable, what + ": " + ec.message());
+}
+
+template <class Message>
+void CopyHeaders(const Message& m, Headers* out) {
+  for (const auto& f : m) {
+    auto [it, inserted] = out->emplace(std::string(f.name_string()), std::string(f.value()));
+    if (!inserted) it->second += ", " + std::string(f.value());
+  }
+}
+
+}  // namespace
+
+struct HttpsClient::Impl {
+  ClientOptions opts;
+  asio::io_context ioc;
+  std::optional<ssl::context> tls;
+  Status tls_status;
+  std::unique_ptr<beast::ssl_stream<tcp::socket>> stream;
+  beast::flat_buffer buf;
+  bool reused = false;  // the current connection already carried a request
+  int opened = 0;
+
+  void SetupTls();
+  Status Connect();
+  void Drop() {
+    if (stream) {
+      ErrorCode ec;
+      stream->next_layer().shutdown(tcp::socket::shutdown_both, ec);
+      stream->next_layer().close(ec);
+    }
+    stream.reset();
+    buf.clear();
+    reused = false;
+  }
+  http::request<http::string_body> BuildRequest(const std::string& method,
+                                                const std::string& target,
+                                                const Headers& headers,
+                                                const std::string& body) const;
+};
+
+void HttpsClient::Impl::SetupTls() {
+  try {
+    tls.emplace(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    if (opts.insecure_skip_verify) {
+      tls->set_verify_mode(ssl::verify_none);
+    } else {
+      if (opts.ca_file.empty()) {
+        tls->set_default_verify_paths();
+      } else {
+        tls->load_verify_file(opts.ca_file);
+      }
+      tls->set_verify_mode(ssl::verify_peer);
+    }
+    if (!opts.cert_file.empty()) {
+      tls->use_certificate_chain_file(opts.cert_file);
+      tls->use_private_key_file(opts.key_file, ssl::context::pem);
+    }
+    static const unsigned char kAlpn[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(tls->native_handle(), kAlpn, sizeof kAlpn - 1);
+  } catch (const boost::system::system_error& e) {
+    tls_status = Internal(std::string("client TLS setup: ") + e.what());
+  }
+}
+
+Status HttpsClient::Impl::Connect() {
+  BERTH_RETURN_IF_ERROR(tls_status);
+  Drop();
+  ErrorCode ec;
+  tcp::resolver resolver(ioc);
+  auto endpoints = resolver.resolve(opts.host, std::to_string(opts.port), ec);
+  if (ec) return IoError("resolve " + opts.host, ec);
+  auto s = std::make_unique<beast::ssl_stream<tcp::socket>>(ioc, *tls);
+  asio::connect(s->next_layer(), endpoints, ec);
+  if (ec) return IoError("connect " + opts.host + ":" + std::to_string(opts.port), ec);
+  s->next_layer().set_option(tcp::no_delay(true), ec);
+  const std::string& name = opts.server_name.empty() ? opts.host : opts.server_name;
+  if (!IsIpLiteral(name)) SSL_set_tlsext_host_name(s->native_handle(), name.c_str());
+  if (!opts.insecure_skip_verify) s->set_verify_callback(ssl::host_name_verification(name));
+  s->handshake(ssl::stream_base::client, ec);
+  if (ec) return IoError("TLS handshake with " + opts.host, ec);
+  stream = std::move(s);
+  ++opened;
+  return Status::Ok();
+}
+
+http::request<http::string_body> HttpsClient::Impl::BuildRequest(const std::string& method,
+                                                                  const std::string& target,
+                                                                  const Headers& headers,
+                                                                  const std::string& body) const {
+  http::request<http::string_body> req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  req.set(http::field::host, opts.host + ":" + std::to_string(opts.port));
+  req.set(http::field::user_agent, "berth-client");
+  if (!opts.bearer_token.empty()) {
+    req.set(http::field::authorization, "Bearer " + opts.bearer_token);
+  }
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req.prepare_payload();
+  }
+  req.keep_alive(true);
+  return req;
+}
+
+HttpsClient::HttpsClient(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(opts);
+  impl_->SetupTls();
+}
+
+HttpsClient::~HttpsClient() { impl_->Drop(); }
+
+void HttpsClient::Close() { impl_->Drop(); }
+
+int HttpsClient::connections_opened() const { return impl_->opened; }
+
+Result<ClientResponse> HttpsClient::Do(const std::string& method, const std::string& target,
+                                       const Headers& headers, const std::string& body) {
+  Impl& c = *impl_;
+  auto req = c.BuildRequest(method, target, headers, body);
+  for (int attempt = 0;; ++attempt) {
+    if (!c.stream) BERTH_RETURN_IF_ERROR(c.Connect());
+    bool reused = c.reused;
+    c.reused = true;
+    ErrorCode ec;
+    http::write(*c.stream, req, ec);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(c.opts.max_body_bytes);
+    if (method == "HEAD") parser.skip(true);
+    if (!ec) http::read(*c.stream, c.buf, parser, ec);
+    if (ec) {
+      // The server may close an idle keep-alive connection just as we reuse
+      // it; then nothing of a response arrived and one retry is safe.
+      bool nothing_read = !parser.got_some();
+      c.Drop();
+      if (reused && nothing_read && attempt == 0) continue;
+      return IoError(method + " " + target, ec);
+    }
+    auto& res = parser.get();
+    ClientResponse out;
+    out.status = static_cast<int>(res.result_int());
+    CopyHeaders(res, &out.headers);
+    out.body = std::move(res.body());
+    if (!res.keep_alive()) c.Drop();
+    return out;
+  }
+}
+
+Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std::string& target,
+                                           const Headers& headers, const std::string& body,
+                                           const ChunkCallback& on_chunk) {
+  Impl& c = *impl_;
+  auto req = c.BuildRequest(method, target, headers, body);
+  // A stream may last for hours, so it always gets a fresh connection rather
+  // than risk a retry after part of it was delivered.
+  BERTH_RETURN_IF_ERROR(c.Connect());
+  c.reused = true;
+  ErrorCode ec;
+  http::write(*c.stream, req, ec);
+  if (ec) {
+    c.Drop();
+    return IoError(method + " " + target, ec);
+  }
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  http::read_header(*c.stream, c.buf, parser, ec);
+  if (ec) {
+    c.Drop();
+    return IoError(method + " " + target, ec);
+  }
+  ClientResponse out;
+  out.status = static_cast<int>(parser.get().result_int());
+  CopyHeaders(parser.get(), &out.headers);
+  bool deliver = out.status >= 200 && out.status < 300;
+  bool stopped = false;
+  auto emit = [&](std::string_view piece) {
+    if (piece.empty() || stopped) return;
+    if (!deliver) {
+      if (out.body.size() + piece.size() > c.opts.max_body_bytes) return;
+      out.body.append(piece);
+      return;
+    }
+    if (!on_chunk(piece)) stopped = true;
+  };
+
+  if (parser.chunked()) {
+    std::string chunk;
+    // The parser keeps a reference to the callback, so it must outlive the reads.
+    auto on_body = [&](std::uint64_t remain, beast::string_view data, ErrorCode& cec) {
+      // Pieces of one chunk are gathered so the callback sees whole chunks.
+      if (remain == data.size()) cec = http::error::end_of_chunk;
+      chunk.append(data.data(), data.size());
+      return data.size();
+    };
+    parser.on_chunk_body(on_body);
+    while (!parser.is_done() && !stopped) {
+      http::read(*c.stream, c.buf, parser, ec);
+      if (ec == http::error::end_of_chunk) {
+        ec = {};
+        emit(chunk);
+        chunk.clear();
+        continue;
+      }
+      if (ec) break;
+    }
+  } else {
+    char tmp[65536];
+    while (!parser.is_done() && !stopped) {
+      parser.get().body().data = tmp;
+      parser.get().body().size = sizeof tmp;
+      http::read(*c.stream, c.buf, parser, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      emit(std::string_view(tmp, sizeof tmp - parser.get().body().size));
+    }
+  }
+  if (stopped || ec || !parser.get().keep_alive()) c.Drop();
+  if (ec && !stopped) return IoError(method + " " + target + " (stream)", ec);
+  return out;
+}
+
+Result<ClientResponse> HttpsClient::StreamLines(const std::string& method,
+                                                const std::string& target,
+                                                const Headers& headers,
+                                                const ChunkCallback& on_line) {
+  std::string pending;
+  bool stopped = false;
+  auto res = Stream(method, target, headers, "", [&](std::string_view piece) {
+    pending.append(piece);
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      if (!on_line(std::string_view(pending).substr(start, nl - start))) {
+        stopped = true;
+        return false;
+      }
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+    return true;
+  });
+  if (res.ok() && !stopped && !pending.empty()) on_line(pending);
+  return res;
+}
+
+}  // namespace berth::net
