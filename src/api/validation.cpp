@@ -5,8 +5,8 @@
 // every write.
 #include "api/validation.h"
 
-#include <nlohmann/json.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace berth::api {
@@ -79,11 +79,21 @@ std::string GoQuote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -267,15 +277,17 @@ void ValidateObjectMeta(const Json& obj, bool namespaced, const std::string& nam
     if (ns.empty()) {
       causes.push_back(Required("metadata.namespace"));
     } else {
-      for (auto& m : IsDNS1123Label(ns)) causes.push_back(InvalidValue("metadata.namespace", ns, m));
+      for (auto& m : IsDNS1123Label(ns))
+        causes.push_back(InvalidValue("metadata.namespace", ns, m));
     }
   } else if (!ns.empty()) {
     causes.push_back(Forbidden("metadata.namespace", "not allowed on this type"));
   }
 
-  if (auto it = meta.find("generation"); it != meta.end() && it->is_number_integer() &&
-                                         it->get<int64_t>() < 0)
-    causes.push_back(InvalidValue("metadata.generation", *it, "must be greater than or equal to 0"));
+  if (auto it = meta.find("generation");
+      it != meta.end() && it->is_number_integer() && it->get<int64_t>() < 0)
+    causes.push_back(
+        InvalidValue("metadata.generation", *it, "must be greater than or equal to 0"));
 
   if (auto it = meta.find("labels"); it != meta.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {
@@ -311,8 +323,8 @@ void ValidateObjectMeta(const Json& obj, bool namespaced, const std::string& nam
       };
       std::string av = get("apiVersion");
       if (av.empty())
-        causes.push_back(InvalidValue("metadata.ownerReferences.apiVersion", av,
-                                      "version must not be empty"));
+        causes.push_back(
+            InvalidValue("metadata.ownerReferences.apiVersion", av, "version must not be empty"));
       if (get("kind").empty())
         causes.push_back(
             InvalidValue("metadata.ownerReferences.kind", "", "kind must not be empty"));
@@ -349,9 +361,8 @@ void ValidateObjectMeta(const Json& obj, bool namespaced, const std::string& nam
             path, s, "name is neither a standard finalizer name nor is it fully qualified"));
     }
     if (orphan && foreground)
-      causes.push_back(InvalidValue(
-          "metadata.finalizers", *it,
-          "finalizer orphan and foregroundDeletion cannot be both set"));
+      causes.push_back(InvalidValue("metadata.finalizers", *it,
+                                    "finalizer orphan and foregroundDeletion cannot be both set"));
   }
 }
 
@@ -385,9 +396,9 @@ Cause Duplicate(const std::string& field, const Json& value) {
 }
 
 Cause TooLong(const std::string& field, size_t max) {
-  return Make("FieldValueTooLong", field,
-              "Too long: may not be more than " + std::to_string(max) +
-                  (max == 1 ? " byte" : " bytes"));
+  return Make(
+      "FieldValueTooLong", field,
+      "Too long: may not be more than " + std::to_string(max) + (max == 1 ? " byte" : " bytes"));
 }
 
 Cause Immutable(const std::string& field) {

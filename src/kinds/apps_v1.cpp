@@ -19,17 +19,26 @@ constexpr char kApps[] = "io.k8s.api.apps.v1";
 
 std::vector<api::TableColumn> WideTemplateColumns(bool selector) {
   std::vector<api::TableColumn> cols = {
-      Column("Containers", [](const Json& o) -> Json {
-        return ContainerNames(At(o, {"spec", "template", "spec"}));
-      }, 1, "string", "Names of each container in the template."),
-      Column("Images", [](const Json& o) -> Json {
-        return ContainerImages(At(o, {"spec", "template", "spec"}));
-      }, 1, "string", "Images referenced by each container in the template."),
+      Column(
+          "Containers",
+          [](const Json& o) -> Json {
+            return ContainerNames(At(o, {"spec", "template", "spec"}));
+          },
+          1, "string", "Names of each container in the template."),
+      Column(
+          "Images",
+          [](const Json& o) -> Json {
+            return ContainerImages(At(o, {"spec", "template", "spec"}));
+          },
+          1, "string", "Images referenced by each container in the template."),
   };
   if (selector)
-    cols.push_back(Column("Selector", [](const Json& o) -> Json {
-      return FormatSelector(At(o, {"spec", "selector"}));
-    }, 1, "string", "Label selector of the pods."));
+    cols.push_back(Column(
+        "Selector",
+        [](const Json& o) -> Json {
+          return FormatSelector(At(o, {"spec", "selector"}));
+        },
+        1, "string", "Label selector of the pods."));
   return cols;
 }
 
@@ -68,18 +77,34 @@ void ValidateWorkload(const Json& o, const Json* old, const std::string& kind_lo
 }
 
 api::KindInfo Deployment() {
-  auto k = MakeKind({"apps", "v1", "Deployment", "deployments", "deployment", true, {"deploy"}, {"all"}, kApps});
+  auto k = MakeKind(
+      {"apps", "v1", "Deployment", "deployments", "deployment", true, {"deploy"}, {"all"}, kApps});
   k.status_subresource = true;
   k.scale = api::ScaleInfo{};
   k.track_generation = true;
   k.columns = {
-      Column("Ready", [](const Json& o) -> Json {
-        return Ratio(Int(o, {"status", "readyReplicas"}), Int(o, {"spec", "replicas"}));
-      }, 0, "string", "Number of the pod with ready state"),
-      Column("Up-to-date", [](const Json& o) -> Json { return IntCell(o, {"status", "updatedReplicas"}); },
-             0, "integer", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-      Column("Available", [](const Json& o) -> Json { return IntCell(o, {"status", "availableReplicas"}); },
-             0, "integer", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+      Column(
+          "Ready",
+          [](const Json& o) -> Json {
+            return Ratio(Int(o, {"status", "readyReplicas"}), Int(o, {"spec", "replicas"}));
+          },
+          0, "string", "Number of the pod with ready state"),
+      Column(
+          "Up-to-date",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "updatedReplicas"});
+          },
+          0, "integer",
+          "Total number of non-terminated pods targeted by this deployment that have the desired "
+          "template spec."),
+      Column(
+          "Available",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "availableReplicas"});
+          },
+          0, "integer",
+          "Total number of available pods (ready for at least minReadySeconds) targeted by this "
+          "deployment."),
       AgeColumn(),
   };
   for (auto& c : WideTemplateColumns(true)) k.columns.push_back(std::move(c));
@@ -110,7 +135,8 @@ api::KindInfo Deployment() {
                                         "may not be specified when strategy `type` is 'Recreate'"));
       if (type == "RollingUpdate" && ru) {
         const std::string p = "spec.strategy.rollingUpdate";
-        int64_t mu = ValidateIntOrPercent(*ru, "maxUnavailable", p + ".maxUnavailable", true, causes);
+        int64_t mu =
+            ValidateIntOrPercent(*ru, "maxUnavailable", p + ".maxUnavailable", true, causes);
         int64_t ms = ValidateIntOrPercent(*ru, "maxSurge", p + ".maxSurge", false, causes);
         if (mu == 0 && ms == 0)
           causes.push_back(InvalidValue(p + ".maxUnavailable", *At(*ru, {"maxUnavailable"}),
@@ -120,7 +146,8 @@ api::KindInfo Deployment() {
     const Json* spec = At(o, {"spec"});
     if (spec) {
       ValidateNonNegative(*spec, "progressDeadlineSeconds", "spec.progressDeadlineSeconds", causes);
-      int64_t pds = Int(*spec, {"progressDeadlineSeconds"}, -1), mrs = Int(*spec, {"minReadySeconds"}, 0);
+      int64_t pds = Int(*spec, {"progressDeadlineSeconds"}, -1),
+              mrs = Int(*spec, {"minReadySeconds"}, 0);
       if (pds >= 0 && pds <= mrs)
         causes.push_back(InvalidValue("spec.progressDeadlineSeconds", pds,
                                       "must be greater than minReadySeconds"));
@@ -130,17 +157,30 @@ api::KindInfo Deployment() {
 }
 
 api::KindInfo ReplicaSet() {
-  auto k = MakeKind({"apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, {"rs"}, {"all"}, kApps});
+  auto k = MakeKind(
+      {"apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, {"rs"}, {"all"}, kApps});
   k.status_subresource = true;
   k.scale = api::ScaleInfo{};
   k.track_generation = true;
   k.columns = {
-      Column("Desired", [](const Json& o) -> Json { return IntCell(o, {"spec", "replicas"}); }, 0,
-             "integer", "Number of desired pods."),
-      Column("Current", [](const Json& o) -> Json { return IntCell(o, {"status", "replicas"}); }, 0,
-             "integer", "Number of actual pods."),
-      Column("Ready", [](const Json& o) -> Json { return IntCell(o, {"status", "readyReplicas"}); }, 0,
-             "integer", "Number of ready pods."),
+      Column(
+          "Desired",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"spec", "replicas"});
+          },
+          0, "integer", "Number of desired pods."),
+      Column(
+          "Current",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "replicas"});
+          },
+          0, "integer", "Number of actual pods."),
+      Column(
+          "Ready",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "readyReplicas"});
+          },
+          0, "integer", "Number of ready pods."),
       AgeColumn(),
   };
   for (auto& c : WideTemplateColumns(true)) k.columns.push_back(std::move(c));
@@ -159,14 +199,18 @@ api::KindInfo ReplicaSet() {
 }
 
 api::KindInfo StatefulSet() {
-  auto k = MakeKind({"apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, {"sts"}, {"all"}, kApps});
+  auto k = MakeKind(
+      {"apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, {"sts"}, {"all"}, kApps});
   k.status_subresource = true;
   k.scale = api::ScaleInfo{};
   k.track_generation = true;
   k.columns = {
-      Column("Ready", [](const Json& o) -> Json {
-        return Ratio(Int(o, {"status", "readyReplicas"}), Int(o, {"spec", "replicas"}));
-      }, 0, "string", "Number of the pod with ready state"),
+      Column(
+          "Ready",
+          [](const Json& o) -> Json {
+            return Ratio(Int(o, {"status", "readyReplicas"}), Int(o, {"spec", "replicas"}));
+          },
+          0, "string", "Number of the pod with ready state"),
       AgeColumn(),
   };
   for (auto& c : WideTemplateColumns(false)) k.columns.push_back(std::move(c));
@@ -176,7 +220,8 @@ api::KindInfo StatefulSet() {
     SetDefault(spec, "podManagementPolicy", "OrderedReady");
     Json& us = Obj(spec, {"updateStrategy"});
     SetDefault(us, "type", "RollingUpdate");
-    if (Str(us, {"type"}) == "RollingUpdate") SetDefault(Obj(us, {"rollingUpdate"}), "partition", 0);
+    if (Str(us, {"type"}) == "RollingUpdate")
+      SetDefault(Obj(us, {"rollingUpdate"}), "partition", 0);
     SetDefault(spec, "revisionHistoryLimit", 10);
     Json& ret = Obj(spec, {"persistentVolumeClaimRetentionPolicy"});
     SetDefault(ret, "whenDeleted", "Retain");
@@ -196,7 +241,8 @@ api::KindInfo StatefulSet() {
       causes.push_back(NotSupported("spec.podManagementPolicy", pmp, {"OrderedReady", "Parallel"}));
     std::string ust = Str(o, {"spec", "updateStrategy", "type"}, "RollingUpdate");
     if (ust != "RollingUpdate" && ust != "OnDelete")
-      causes.push_back(NotSupported("spec.updateStrategy.type", ust, {"OnDelete", "RollingUpdate"}));
+      causes.push_back(
+          NotSupported("spec.updateStrategy.type", ust, {"OnDelete", "RollingUpdate"}));
     if (const Json* ru = At(o, {"spec", "updateStrategy", "rollingUpdate"}))
       ValidateNonNegative(*ru, "partition", "spec.updateStrategy.rollingUpdate.partition", causes);
     if (const Json* vcts = At(o, {"spec", "volumeClaimTemplates"}); vcts && vcts->is_array())
@@ -207,38 +253,63 @@ api::KindInfo StatefulSet() {
       // Only these spec fields may change after creation.
       Json a = o.value("spec", Json::object()), b = old->value("spec", Json::object());
       for (Json* s : {&a, &b})
-        for (const char* f : {"replicas", "ordinals", "template", "updateStrategy",
-                              "revisionHistoryLimit", "persistentVolumeClaimRetentionPolicy",
-                              "minReadySeconds", "selector"})
+        for (const char* f :
+             {"replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+              "persistentVolumeClaimRetentionPolicy", "minReadySeconds", "selector"})
           s->erase(f);
       if (a != b)
         causes.push_back(api::Forbidden(
-            "spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-                    "'template', 'updateStrategy', 'revisionHistoryLimit', "
-                    "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
+            "spec",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+            "'template', 'updateStrategy', 'revisionHistoryLimit', "
+            "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
     }
   };
   return k;
 }
 
 api::KindInfo DaemonSet() {
-  auto k = MakeKind({"apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, {"ds"}, {"all"}, kApps});
+  auto k = MakeKind(
+      {"apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, {"ds"}, {"all"}, kApps});
   k.status_subresource = true;
   k.track_generation = true;
   k.columns = {
-      Column("Desired", [](const Json& o) -> Json { return IntCell(o, {"status", "desiredNumberScheduled"}); },
-             0, "integer", "The total number of nodes that should be running the daemon pod."),
-      Column("Current", [](const Json& o) -> Json { return IntCell(o, {"status", "currentNumberScheduled"}); },
-             0, "integer", "The number of nodes running at least one daemon pod that should."),
-      Column("Ready", [](const Json& o) -> Json { return IntCell(o, {"status", "numberReady"}); }, 0,
-             "integer", "The number of nodes whose daemon pod is ready."),
-      Column("Up-to-date", [](const Json& o) -> Json { return IntCell(o, {"status", "updatedNumberScheduled"}); },
-             0, "integer", "The number of nodes running the updated daemon pod."),
-      Column("Available", [](const Json& o) -> Json { return IntCell(o, {"status", "numberAvailable"}); },
-             0, "integer", "The number of nodes whose daemon pod is available."),
-      Column("Node Selector", [](const Json& o) -> Json {
-        return FormatLabels(At(o, {"spec", "template", "spec", "nodeSelector"}));
-      }, 0, "string", "Node selector of the daemon pods."),
+      Column(
+          "Desired",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "desiredNumberScheduled"});
+          },
+          0, "integer", "The total number of nodes that should be running the daemon pod."),
+      Column(
+          "Current",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "currentNumberScheduled"});
+          },
+          0, "integer", "The number of nodes running at least one daemon pod that should."),
+      Column(
+          "Ready",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "numberReady"});
+          },
+          0, "integer", "The number of nodes whose daemon pod is ready."),
+      Column(
+          "Up-to-date",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "updatedNumberScheduled"});
+          },
+          0, "integer", "The number of nodes running the updated daemon pod."),
+      Column(
+          "Available",
+          [](const Json& o) -> Json {
+            return IntCell(o, {"status", "numberAvailable"});
+          },
+          0, "integer", "The number of nodes whose daemon pod is available."),
+      Column(
+          "Node Selector",
+          [](const Json& o) -> Json {
+            return FormatLabels(At(o, {"spec", "template", "spec", "nodeSelector"}));
+          },
+          0, "string", "Node selector of the daemon pods."),
       AgeColumn(),
   };
   for (auto& c : WideTemplateColumns(true)) k.columns.push_back(std::move(c));
@@ -258,7 +329,8 @@ api::KindInfo DaemonSet() {
     ValidateWorkload(o, old, "daemonset", false, causes);
     std::string ust = Str(o, {"spec", "updateStrategy", "type"}, "RollingUpdate");
     if (ust != "RollingUpdate" && ust != "OnDelete")
-      causes.push_back(NotSupported("spec.updateStrategy.type", ust, {"OnDelete", "RollingUpdate"}));
+      causes.push_back(
+          NotSupported("spec.updateStrategy.type", ust, {"OnDelete", "RollingUpdate"}));
     if (const Json* ru = At(o, {"spec", "updateStrategy", "rollingUpdate"})) {
       const std::string p = "spec.updateStrategy.rollingUpdate";
       int64_t mu = ValidateIntOrPercent(*ru, "maxUnavailable", p + ".maxUnavailable", true, causes);

@@ -60,7 +60,8 @@ void GenerateJobSelector(Json& o) {
   if (uid.empty()) return;
   Json& labels = Obj(o, {"spec", "template", "metadata", "labels"});
   for (const char* k : {"job-name", "batch.kubernetes.io/job-name"}) SetDefault(labels, k, name);
-  for (const char* k : {"controller-uid", "batch.kubernetes.io/controller-uid"}) SetDefault(labels, k, uid);
+  for (const char* k : {"controller-uid", "batch.kubernetes.io/controller-uid"})
+    SetDefault(labels, k, uid);
   Json& ml = Obj(o, {"spec", "selector", "matchLabels"});
   SetDefault(ml, "batch.kubernetes.io/controller-uid", uid);
   Json& meta = Obj(o, {"metadata"});
@@ -87,8 +88,10 @@ void DefaultJobSpec(Json& spec) {
 void ValidateJobSpec(const Json& spec, const std::string& path, std::vector<Cause>& causes) {
   for (const char* f : {"parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished"})
     ValidateNonNegative(spec, f, path + "." + f, causes);
-  if (const Json* ads = At(spec, {"activeDeadlineSeconds"}); ads && ads->is_number() && ads->get<int64_t>() <= 0)
-    causes.push_back(InvalidValue(path + ".activeDeadlineSeconds", *ads, "must be greater than or equal to 0"));
+  if (const Json* ads = At(spec, {"activeDeadlineSeconds"});
+      ads && ads->is_number() && ads->get<int64_t>() <= 0)
+    causes.push_back(
+        InvalidValue(path + ".activeDeadlineSeconds", *ads, "must be greater than or equal to 0"));
   std::string mode = Str(spec, {"completionMode"}, "NonIndexed");
   if (mode != "NonIndexed" && mode != "Indexed")
     causes.push_back(NotSupported(path + ".completionMode", mode, {"NonIndexed", "Indexed"}));
@@ -102,10 +105,12 @@ void ValidateJobSpec(const Json& spec, const std::string& path, std::vector<Caus
   ValidatePodTemplate(*tmpl, path + ".template", causes);
   std::string rp = Str(*tmpl, {"spec", "restartPolicy"}, "Always");
   if (rp != "OnFailure" && rp != "Never")
-    causes.push_back(NotSupported(path + ".template.spec.restartPolicy", rp, {"OnFailure", "Never"}));
+    causes.push_back(
+        NotSupported(path + ".template.spec.restartPolicy", rp, {"OnFailure", "Never"}));
   std::string pol = Str(spec, {"podReplacementPolicy"});
   if (!pol.empty() && pol != "TerminatingOrFailed" && pol != "Failed")
-    causes.push_back(NotSupported(path + ".podReplacementPolicy", pol, {"Failed", "TerminatingOrFailed"}));
+    causes.push_back(
+        NotSupported(path + ".podReplacementPolicy", pol, {"Failed", "TerminatingOrFailed"}));
 }
 
 api::KindInfo Job() {
@@ -113,19 +118,34 @@ api::KindInfo Job() {
   k.status_subresource = true;
   k.track_generation = true;
   k.columns = {
-      Column("Status", [](const Json& o) -> Json { return JobStatus(o); }, 0, "string",
-             "Status of the job."),
-      Column("Completions", [](const Json& o) -> Json { return JobCompletions(o); }, 0, "string",
-             "The desired number of successfully finished pods the job should be run with."),
-      Column("Duration", [](const Json& o) -> Json { return JobDuration(o); }, 0, "string",
-             "Time required to complete the job."),
+      Column(
+          "Status", [](const Json& o) -> Json { return JobStatus(o); }, 0, "string",
+          "Status of the job."),
+      Column(
+          "Completions", [](const Json& o) -> Json { return JobCompletions(o); }, 0, "string",
+          "The desired number of successfully finished pods the job should be run with."),
+      Column(
+          "Duration", [](const Json& o) -> Json { return JobDuration(o); }, 0, "string",
+          "Time required to complete the job."),
       AgeColumn(),
-      Column("Containers", [](const Json& o) -> Json { return ContainerNames(At(o, {"spec", "template", "spec"})); },
-             1, "string", "Names of each container in the template."),
-      Column("Images", [](const Json& o) -> Json { return ContainerImages(At(o, {"spec", "template", "spec"})); },
-             1, "string", "Images referenced by each container in the template."),
-      Column("Selector", [](const Json& o) -> Json { return FormatSelector(At(o, {"spec", "selector"})); },
-             1, "string", "Selector that selects the pods of the job."),
+      Column(
+          "Containers",
+          [](const Json& o) -> Json {
+            return ContainerNames(At(o, {"spec", "template", "spec"}));
+          },
+          1, "string", "Names of each container in the template."),
+      Column(
+          "Images",
+          [](const Json& o) -> Json {
+            return ContainerImages(At(o, {"spec", "template", "spec"}));
+          },
+          1, "string", "Images referenced by each container in the template."),
+      Column(
+          "Selector",
+          [](const Json& o) -> Json {
+            return FormatSelector(At(o, {"spec", "selector"}));
+          },
+          1, "string", "Selector that selects the pods of the job."),
   };
   k.hooks.defaults = [](Json& o) {
     Json& spec = Obj(o, {"spec"});
@@ -134,7 +154,8 @@ api::KindInfo Job() {
     // Job labels default to the template's (SetDefaults_Job).
     const Json* tl = At(o, {"spec", "template", "metadata", "labels"});
     const Json* ml = At(o, {"metadata", "labels"});
-    if (tl && tl->is_object() && !tl->empty() && (!ml || ml->empty())) Obj(o, {"metadata"})["labels"] = *tl;
+    if (tl && tl->is_object() && !tl->empty() && (!ml || ml->empty()))
+      Obj(o, {"metadata"})["labels"] = *tl;
   };
   k.hooks.prepare_create = [](Json& o) {
     GenerateJobSelector(o);
@@ -152,7 +173,8 @@ api::KindInfo Job() {
     if (old) {
       ValidateSelectorImmutable(o, *old, causes);
       for (const char* f : {"completionMode"})
-        if (Str(*spec, {f}) != Str(*old, {"spec", f})) causes.push_back(api::Immutable(std::string("spec.") + f));
+        if (Str(*spec, {f}) != Str(*old, {"spec", f}))
+          causes.push_back(api::Immutable(std::string("spec.") + f));
       if (Int(*spec, {"completions"}, -1) != Int(*old, {"spec", "completions"}, -1) &&
           Str(*spec, {"completionMode"}) != "Indexed")
         causes.push_back(api::Immutable("spec.completions"));
@@ -170,37 +192,62 @@ api::KindInfo Job() {
 }
 
 api::KindInfo CronJob() {
-  auto k = MakeKind({"batch", "v1", "CronJob", "cronjobs", "cronjob", true, {"cj"}, {"all"}, kBatch});
+  auto k =
+      MakeKind({"batch", "v1", "CronJob", "cronjobs", "cronjob", true, {"cj"}, {"all"}, kBatch});
   k.status_subresource = true;
   k.track_generation = true;
-  auto tmpl_spec = [](const Json& o) { return At(o, {"spec", "jobTemplate", "spec", "template", "spec"}); };
+  auto tmpl_spec = [](const Json& o) {
+    return At(o, {"spec", "jobTemplate", "spec", "template", "spec"});
+  };
   k.columns = {
-      Column("Schedule", [](const Json& o) -> Json { return Str(o, {"spec", "schedule"}); }, 0, "string",
-             "The schedule in Cron format."),
-      Column("Timezone", [](const Json& o) -> Json {
-        const Json* tz = At(o, {"spec", "timeZone"});
-        return tz && tz->is_string() ? tz->get<std::string>() : "<none>";
-      }, 0, "string", "The time zone of the schedule."),
-      Column("Suspend", [](const Json& o) -> Json {
-        const Json* s = At(o, {"spec", "suspend"});
-        if (!s || !s->is_boolean()) return "<unset>";
-        return s->get<bool>() ? "True" : "False";
-      }, 0, "boolean", "Whether subsequent runs are suspended."),
-      Column("Active", [](const Json& o) -> Json {
-        const Json* a = At(o, {"status", "active"});
-        return static_cast<int64_t>(a && a->is_array() ? a->size() : 0);
-      }, 0, "integer", "Number of running jobs."),
-      Column("Last Schedule", [](const Json& o) -> Json {
-        return Has(o, {"status", "lastScheduleTime"}) ? AgeOf(o, {"status", "lastScheduleTime"}) : "<none>";
-      }, 0, "string", "Time since the last job was scheduled."),
+      Column(
+          "Schedule",
+          [](const Json& o) -> Json {
+            return Str(o, {"spec", "schedule"});
+          },
+          0, "string", "The schedule in Cron format."),
+      Column(
+          "Timezone",
+          [](const Json& o) -> Json {
+            const Json* tz = At(o, {"spec", "timeZone"});
+            return tz && tz->is_string() ? tz->get<std::string>() : "<none>";
+          },
+          0, "string", "The time zone of the schedule."),
+      Column(
+          "Suspend",
+          [](const Json& o) -> Json {
+            const Json* s = At(o, {"spec", "suspend"});
+            if (!s || !s->is_boolean()) return "<unset>";
+            return s->get<bool>() ? "True" : "False";
+          },
+          0, "boolean", "Whether subsequent runs are suspended."),
+      Column(
+          "Active",
+          [](const Json& o) -> Json {
+            const Json* a = At(o, {"status", "active"});
+            return static_cast<int64_t>(a && a->is_array() ? a->size() : 0);
+          },
+          0, "integer", "Number of running jobs."),
+      Column(
+          "Last Schedule",
+          [](const Json& o) -> Json {
+            return Has(o, {"status", "lastScheduleTime"}) ? AgeOf(o, {"status", "lastScheduleTime"})
+                                                          : "<none>";
+          },
+          0, "string", "Time since the last job was scheduled."),
       AgeColumn(),
-      Column("Containers", [tmpl_spec](const Json& o) -> Json { return ContainerNames(tmpl_spec(o)); }, 1,
-             "string", "Names of each container in the template."),
-      Column("Images", [tmpl_spec](const Json& o) -> Json { return ContainerImages(tmpl_spec(o)); }, 1,
-             "string", "Images referenced by each container in the template."),
-      Column("Selector", [](const Json& o) -> Json {
-        return FormatSelector(At(o, {"spec", "jobTemplate", "spec", "selector"}));
-      }, 1, "string", "Selector that selects the pods of the jobs."),
+      Column(
+          "Containers", [tmpl_spec](const Json& o) -> Json { return ContainerNames(tmpl_spec(o)); },
+          1, "string", "Names of each container in the template."),
+      Column(
+          "Images", [tmpl_spec](const Json& o) -> Json { return ContainerImages(tmpl_spec(o)); }, 1,
+          "string", "Images referenced by each container in the template."),
+      Column(
+          "Selector",
+          [](const Json& o) -> Json {
+            return FormatSelector(At(o, {"spec", "jobTemplate", "spec", "selector"}));
+          },
+          1, "string", "Selector that selects the pods of the jobs."),
   };
   k.hooks.defaults = [](Json& o) {
     Json& spec = Obj(o, {"spec"});
@@ -208,7 +255,8 @@ api::KindInfo CronJob() {
     SetDefault(spec, "suspend", false);
     SetDefault(spec, "successfulJobsHistoryLimit", 3);
     SetDefault(spec, "failedJobsHistoryLimit", 1);
-    if (Json* t = const_cast<Json*>(At(spec, {"jobTemplate", "spec", "template"}))) DefaultPodTemplate(*t);
+    if (Json* t = const_cast<Json*>(At(spec, {"jobTemplate", "spec", "template"})))
+      DefaultPodTemplate(*t);
   };
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     std::string name = Str(o, {"metadata", "name"});
@@ -224,21 +272,26 @@ api::KindInfo CronJob() {
       causes.push_back(api::Required("spec.schedule"));
     } else {
       auto parsed = CronSchedule::Parse(sched);
-      if (!parsed.ok()) causes.push_back(InvalidValue("spec.schedule", sched, parsed.status().message()));
+      if (!parsed.ok())
+        causes.push_back(InvalidValue("spec.schedule", sched, parsed.status().message()));
       if (sched.find("TZ") != std::string::npos)
-        causes.push_back(InvalidValue("spec.schedule", sched,
-                                      "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
+        causes.push_back(
+            InvalidValue("spec.schedule", sched,
+                         "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
     }
     if (const Json* tz = At(*spec, {"timeZone"}); tz && tz->is_string()) {
       std::string z = tz->get<std::string>();
       bool ok = !z.empty() && z != "Local" && z.find("..") == std::string::npos && z.front() != '/';
-      for (char c : z) ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+');
+      for (char c : z)
+        ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
+                    c == '+');
       if (!ok) causes.push_back(InvalidValue("spec.timeZone", z, "unknown time zone " + z));
     }
     std::string cp = Str(*spec, {"concurrencyPolicy"}, "Allow");
     if (cp != "Allow" && cp != "Forbid" && cp != "Replace")
       causes.push_back(NotSupported("spec.concurrencyPolicy", cp, {"Allow", "Forbid", "Replace"}));
-    for (const char* f : {"startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"})
+    for (const char* f :
+         {"startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"})
       ValidateNonNegative(*spec, f, std::string("spec.") + f, causes);
     const Json* js = At(*spec, {"jobTemplate", "spec"});
     if (!js) {

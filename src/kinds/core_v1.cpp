@@ -2,8 +2,8 @@
 // ServiceAccount, Event, Node, PersistentVolume, PersistentVolumeClaim.
 // Columns follow kubectl's printers.go; defaults pkg/apis/core/v1/defaults.go;
 // validation the common checks of pkg/apis/core/validation.
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/validation.h"
@@ -28,7 +28,8 @@ std::optional<std::string> BoolStr(bool b) { return b ? "true" : "false"; }
 
 // Selectable fields given as field → JSON key path (values read as strings).
 FieldFn PathFields(std::vector<std::pair<std::string, std::vector<std::string>>> table) {
-  return [table = std::move(table)](const Json& o, const std::string& f) -> std::optional<std::string> {
+  return [table = std::move(table)](const Json& o,
+                                    const std::string& f) -> std::optional<std::string> {
     for (const auto& [name, path] : table) {
       if (name != f) continue;
       const Json* cur = &o;
@@ -51,7 +52,10 @@ api::KindInfo Namespace() {
   k.name_rule = "label";
   k.status_subresource = true;
   k.verbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
-  k.columns = {Column("Status", [](const Json& o) -> Json { return Str(o, {"status", "phase"}); }),
+  k.columns = {Column("Status",
+                      [](const Json& o) -> Json {
+                        return Str(o, {"status", "phase"});
+                      }),
                AgeColumn()};
   k.hooks.defaults = [](Json& o) {
     if (!Has(o, {"spec", "finalizers"})) Obj(o, {"spec"})["finalizers"] = {"kubernetes"};
@@ -68,41 +72,57 @@ api::KindInfo Pod() {
   auto k = MakeKind({"", "v1", "Pod", "pods", "pod", true, {"po"}, {"all"}, kCore});
   k.status_subresource = true;
   k.columns = {
-      Column("Ready", [](const Json& o) -> Json { return PodReady(o); }, 0, "string",
-             "The aggregate readiness state of this pod for accepting traffic."),
-      Column("Status", [](const Json& o) -> Json { return PodStatusReason(o); }, 0, "string",
-             "The aggregate status of the containers in this pod."),
-      Column("Restarts", [](const Json& o) -> Json { return PodRestarts(o); }, 0, "string",
-             "The number of times the containers in this pod have been restarted and when the "
-             "last container in this pod has restarted."),
+      Column(
+          "Ready", [](const Json& o) -> Json { return PodReady(o); }, 0, "string",
+          "The aggregate readiness state of this pod for accepting traffic."),
+      Column(
+          "Status", [](const Json& o) -> Json { return PodStatusReason(o); }, 0, "string",
+          "The aggregate status of the containers in this pod."),
+      Column(
+          "Restarts", [](const Json& o) -> Json { return PodRestarts(o); }, 0, "string",
+          "The number of times the containers in this pod have been restarted and when the "
+          "last container in this pod has restarted."),
       AgeColumn(),
-      Column("IP", [](const Json& o) -> Json {
-        const Json* ips = At(o, {"status", "podIPs"});
-        std::string ip = ips && ips->is_array() && !ips->empty() ? Str((*ips)[0], {"ip"}) : "";
-        if (ip.empty()) ip = Str(o, {"status", "podIP"});
-        return ip.empty() ? "<none>" : ip;
-      }, 1, "string", "IP address allocated to the pod."),
-      Column("Node", [](const Json& o) -> Json {
-        return Str(o, {"spec", "nodeName"}, "").empty() ? "<none>" : Str(o, {"spec", "nodeName"});
-      }, 1, "string", "Name of the Node this pod is assigned to."),
-      Column("Nominated Node", [](const Json& o) -> Json {
-        std::string n = Str(o, {"status", "nominatedNodeName"});
-        return n.empty() ? "<none>" : n;
-      }, 1, "string", "Name of the node nominated for this pod by preemption."),
-      Column("Readiness Gates", [](const Json& o) -> Json {
-        const Json* gates = At(o, {"spec", "readinessGates"});
-        if (!gates || !gates->is_array() || gates->empty()) return "<none>";
-        int64_t ok = 0;
-        const Json* conds = At(o, {"status", "conditions"});
-        for (const auto& g : *gates)
-          if (conds && conds->is_array())
-            for (const auto& c : *conds)
-              if (Str(c, {"type"}) == Str(g, {"conditionType"})) {
-                if (Str(c, {"status"}) == "True") ++ok;
-                break;
-              }
-        return Ratio(ok, static_cast<int64_t>(gates->size()));
-      }, 1, "string", "Pod readiness gates."),
+      Column(
+          "IP",
+          [](const Json& o) -> Json {
+            const Json* ips = At(o, {"status", "podIPs"});
+            std::string ip = ips && ips->is_array() && !ips->empty() ? Str((*ips)[0], {"ip"}) : "";
+            if (ip.empty()) ip = Str(o, {"status", "podIP"});
+            return ip.empty() ? "<none>" : ip;
+          },
+          1, "string", "IP address allocated to the pod."),
+      Column(
+          "Node",
+          [](const Json& o) -> Json {
+            return Str(o, {"spec", "nodeName"}, "").empty() ? "<none>"
+                                                            : Str(o, {"spec", "nodeName"});
+          },
+          1, "string", "Name of the Node this pod is assigned to."),
+      Column(
+          "Nominated Node",
+          [](const Json& o) -> Json {
+            std::string n = Str(o, {"status", "nominatedNodeName"});
+            return n.empty() ? "<none>" : n;
+          },
+          1, "string", "Name of the node nominated for this pod by preemption."),
+      Column(
+          "Readiness Gates",
+          [](const Json& o) -> Json {
+            const Json* gates = At(o, {"spec", "readinessGates"});
+            if (!gates || !gates->is_array() || gates->empty()) return "<none>";
+            int64_t ok = 0;
+            const Json* conds = At(o, {"status", "conditions"});
+            for (const auto& g : *gates)
+              if (conds && conds->is_array())
+                for (const auto& c : *conds)
+                  if (Str(c, {"type"}) == Str(g, {"conditionType"})) {
+                    if (Str(c, {"status"}) == "True") ++ok;
+                    break;
+                  }
+            return Ratio(ok, static_cast<int64_t>(gates->size()));
+          },
+          1, "string", "Pod readiness gates."),
   };
   k.hooks.defaults = [](Json& o) {
     if (o.contains("spec") && o["spec"].is_object()) DefaultPodSpec(o["spec"], true);
@@ -169,8 +189,10 @@ std::string ServiceExternalIP(const Json& o) {
     std::vector<std::string> ips;
     if (const Json* in = At(o, {"status", "loadBalancer", "ingress"}); in && in->is_array())
       for (const auto& i : *in) {
-        if (!Str(i, {"ip"}).empty()) ips.push_back(Str(i, {"ip"}));
-        else if (!Str(i, {"hostname"}).empty()) ips.push_back(Str(i, {"hostname"}));
+        if (!Str(i, {"ip"}).empty())
+          ips.push_back(Str(i, {"ip"}));
+        else if (!Str(i, {"hostname"}).empty())
+          ips.push_back(Str(i, {"hostname"}));
       }
     std::string lb = join(ips);
     if (lb.size() > 16) lb = lb.substr(0, 13) + "...";  // non-wide truncation
@@ -227,7 +249,8 @@ void ValidateService(const Json& o, const Json* old, std::vector<Cause>& causes)
     std::string name = Str(p, {"name"});
     if (n > 1 && name.empty()) causes.push_back(Required(pp + ".name"));
     if (!name.empty()) {
-      for (auto& m : api::IsDNS1123Label(name)) causes.push_back(InvalidValue(pp + ".name", name, m));
+      for (auto& m : api::IsDNS1123Label(name))
+        causes.push_back(InvalidValue(pp + ".name", name, m));
       if (!names.insert(name).second) causes.push_back(api::Duplicate(pp + ".name", name));
     }
     int64_t port = Int(p, {"port"});
@@ -245,10 +268,11 @@ void ValidateService(const Json& o, const Json* old, std::vector<Cause>& causes)
     }
     if (int64_t np = Int(p, {"nodePort"}); np != 0) {
       if (type == "ClusterIP" || type == "ExternalName")
-        causes.push_back(api::Forbidden(pp + ".nodePort",
-                                        "may not be used when `type` is '" + type + "'"));
+        causes.push_back(
+            api::Forbidden(pp + ".nodePort", "may not be used when `type` is '" + type + "'"));
       else
-        for (auto& m : api::IsValidPortNum(np)) causes.push_back(InvalidValue(pp + ".nodePort", np, m));
+        for (auto& m : api::IsValidPortNum(np))
+          causes.push_back(InvalidValue(pp + ".nodePort", np, m));
     }
   }
   std::string aff = Str(o, {"spec", "sessionAffinity"}, "None");
@@ -256,9 +280,11 @@ void ValidateService(const Json& o, const Json* old, std::vector<Cause>& causes)
     causes.push_back(NotSupported("spec.sessionAffinity", aff, {"ClientIP", "None"}));
   if (const Json* sel = At(o, {"spec", "selector"}); sel && sel->is_object())
     for (const auto& [key, v] : sel->items()) {
-      for (auto& m : api::IsQualifiedName(key)) causes.push_back(InvalidValue("spec.selector", key, m));
+      for (auto& m : api::IsQualifiedName(key))
+        causes.push_back(InvalidValue("spec.selector", key, m));
       std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-      for (auto& m : api::IsValidLabelValue(s)) causes.push_back(InvalidValue("spec.selector", s, m));
+      for (auto& m : api::IsValidLabelValue(s))
+        causes.push_back(InvalidValue("spec.selector", s, m));
     }
   for (const char* pol : {"externalTrafficPolicy", "internalTrafficPolicy"}) {
     std::string v = Str(o, {"spec", pol});
@@ -269,7 +295,8 @@ void ValidateService(const Json& o, const Json* old, std::vector<Cause>& causes)
     std::string old_ip = Str(*old, {"spec", "clusterIP"});
     bool external_name = type == "ExternalName" || Str(*old, {"spec", "type"}) == "ExternalName";
     if (!external_name && !old_ip.empty() && !cip.empty() && cip != old_ip) {
-      Json ips = Has(o, {"spec", "clusterIPs"}) ? *At(o, {"spec", "clusterIPs"}) : Json::array({cip});
+      Json ips =
+          Has(o, {"spec", "clusterIPs"}) ? *At(o, {"spec", "clusterIPs"}) : Json::array({cip});
       causes.push_back(InvalidValue("spec.clusterIPs[0]", ips, "may not change once set"));
     }
   }
@@ -280,19 +307,34 @@ api::KindInfo Service() {
   k.name_rule = "dns1035";
   k.status_subresource = true;
   k.columns = {
-      Column("Type", [](const Json& o) -> Json { return Str(o, {"spec", "type"}); }, 0, "string",
-             "The type of the service (ClusterIP, NodePort, LoadBalancer, ExternalName)."),
-      Column("Cluster-IP", [](const Json& o) -> Json {
-        std::string ip = Str(o, {"spec", "clusterIP"});
-        return ip.empty() ? "<none>" : ip;
-      }, 0, "string", "The internal IP address of the service."),
-      Column("External-IP", [](const Json& o) -> Json { return ServiceExternalIP(o); }, 0,
-             "string", "External IP addresses of the service."),
-      Column("Port(s)", [](const Json& o) -> Json { return ServicePorts(o); }, 0, "string",
-             "The ports exposed by the service."),
+      Column(
+          "Type",
+          [](const Json& o) -> Json {
+            return Str(o, {"spec", "type"});
+          },
+          0, "string",
+          "The type of the service (ClusterIP, NodePort, LoadBalancer, ExternalName)."),
+      Column(
+          "Cluster-IP",
+          [](const Json& o) -> Json {
+            std::string ip = Str(o, {"spec", "clusterIP"});
+            return ip.empty() ? "<none>" : ip;
+          },
+          0, "string", "The internal IP address of the service."),
+      Column(
+          "External-IP", [](const Json& o) -> Json { return ServiceExternalIP(o); }, 0, "string",
+          "External IP addresses of the service."),
+      Column(
+          "Port(s)", [](const Json& o) -> Json { return ServicePorts(o); }, 0, "string",
+          "The ports exposed by the service."),
       AgeColumn(),
-      Column("Selector", [](const Json& o) -> Json { return FormatLabels(At(o, {"spec", "selector"})); },
-             1, "string", "Route service traffic to pods with label keys and values matching this selector."),
+      Column(
+          "Selector",
+          [](const Json& o) -> Json {
+            return FormatLabels(At(o, {"spec", "selector"}));
+          },
+          1, "string",
+          "Route service traffic to pods with label keys and values matching this selector."),
   };
   k.hooks.defaults = [](Json& o) {
     Json& spec = Obj(o, {"spec"});
@@ -310,8 +352,9 @@ api::KindInfo Service() {
           (tp->is_string() && tp->get<std::string>().empty()))
         if (p.contains("port")) p["targetPort"] = p["port"];
     });
-    bool external = type == "LoadBalancer" || type == "NodePort" ||
-                    (type == "ClusterIP" && Has(spec, {"externalIPs"}) && !spec["externalIPs"].empty());
+    bool external =
+        type == "LoadBalancer" || type == "NodePort" ||
+        (type == "ClusterIP" && Has(spec, {"externalIPs"}) && !spec["externalIPs"].empty());
     if (external) SetDefault(spec, "externalTrafficPolicy", "Cluster");
     if (type == "ClusterIP" || type == "NodePort" || type == "LoadBalancer")
       SetDefault(spec, "internalTrafficPolicy", "Cluster");
@@ -353,43 +396,54 @@ api::KindInfo Service() {
 api::KindInfo Endpoints() {
   auto k = MakeKind({"", "v1", "Endpoints", "endpoints", "endpoints", true, {"ep"}, {}, kCore});
   k.columns = {
-      Column("Endpoints", [](const Json& o) -> Json {
-        const Json* subsets = At(o, {"subsets"});
-        if (!subsets || !subsets->is_array() || subsets->empty()) return "<none>";
-        std::vector<std::string> list;
-        size_t count = 0, max = 3;
-        bool more = false;
-        for (const auto& ss : *subsets) {
-          const Json* addrs = At(ss, {"addresses"});
-          size_t na = addrs && addrs->is_array() ? addrs->size() : 0;
-          const Json* ports = At(ss, {"ports"});
-          if (!ports || !ports->is_array() || ports->empty()) {
-            count += na;
-            for (size_t i = 0; i < na; ++i) {
-              if (list.size() == max) { more = true; break; }
-              list.push_back(Str((*addrs)[i], {"ip"}));
+      Column(
+          "Endpoints",
+          [](const Json& o) -> Json {
+            const Json* subsets = At(o, {"subsets"});
+            if (!subsets || !subsets->is_array() || subsets->empty()) return "<none>";
+            std::vector<std::string> list;
+            size_t count = 0, max = 3;
+            bool more = false;
+            for (const auto& ss : *subsets) {
+              const Json* addrs = At(ss, {"addresses"});
+              size_t na = addrs && addrs->is_array() ? addrs->size() : 0;
+              const Json* ports = At(ss, {"ports"});
+              if (!ports || !ports->is_array() || ports->empty()) {
+                count += na;
+                for (size_t i = 0; i < na; ++i) {
+                  if (list.size() == max) {
+                    more = true;
+                    break;
+                  }
+                  list.push_back(Str((*addrs)[i], {"ip"}));
+                }
+                continue;
+              }
+              for (const auto& p : *ports) {
+                count += na;
+                for (size_t i = 0; i < na; ++i) {
+                  if (list.size() == max) {
+                    more = true;
+                    break;
+                  }
+                  std::string ip = Str((*addrs)[i], {"ip"});
+                  if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+                  list.push_back(ip + ":" + std::to_string(Int(p, {"port"})));
+                }
+              }
             }
-            continue;
-          }
-          for (const auto& p : *ports) {
-            count += na;
-            for (size_t i = 0; i < na; ++i) {
-              if (list.size() == max) { more = true; break; }
-              std::string ip = Str((*addrs)[i], {"ip"});
-              if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
-              list.push_back(ip + ":" + std::to_string(Int(p, {"port"})));
-            }
-          }
-        }
-        std::string out;
-        for (const auto& s : list) out += (out.empty() ? "" : ",") + s;
-        if (more) out += " + " + std::to_string(count - max) + " more...";
-        return out;
-      }, 0, "string", "Endpoints of the service."),
+            std::string out;
+            for (const auto& s : list) out += (out.empty() ? "" : ",") + s;
+            if (more) out += " + " + std::to_string(count - max) + " more...";
+            return out;
+          },
+          0, "string", "Endpoints of the service."),
       AgeColumn(),
   };
   k.hooks.defaults = [](Json& o) {
-    ForEach(o, "subsets", [](Json& ss) { ForEach(ss, "ports", [](Json& p) { SetDefault(p, "protocol", "TCP"); }); });
+    ForEach(o, "subsets", [](Json& ss) {
+      ForEach(ss, "ports", [](Json& p) { SetDefault(p, "protocol", "TCP"); });
+    });
   };
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     const Json* subsets = At(o, {"subsets"});
@@ -404,7 +458,8 @@ api::KindInfo Endpoints() {
         }
       if (const Json* as = At((*subsets)[i], {"addresses"}); as && as->is_array())
         for (size_t j = 0; j < as->size(); ++j)
-          if (Str((*as)[j], {"ip"}).empty()) causes.push_back(Required(Idx(p + ".addresses", j) + ".ip"));
+          if (Str((*as)[j], {"ip"}).empty())
+            causes.push_back(Required(Idx(p + ".addresses", j) + ".ip"));
     }
   };
   return k;
@@ -437,16 +492,23 @@ size_t DataSize(const Json& o, const char* field) {
   const Json* m = At(o, {field});
   size_t n = 0;
   if (m && m->is_object())
-    for (const auto& [k, v] : m->items()) n += v.is_string() ? v.get_ref<const std::string&>().size() : 0;
+    for (const auto& [k, v] : m->items())
+      n += v.is_string() ? v.get_ref<const std::string&>().size() : 0;
   return n;
 }
 
 api::KindInfo ConfigMap() {
   auto k = MakeKind({"", "v1", "ConfigMap", "configmaps", "configmap", true, {"cm"}, {}, kCore});
-  k.columns = {Column("Data", [](const Json& o) -> Json {
-                 auto n = [&](const char* f) { const Json* m = At(o, {f}); return m && m->is_object() ? m->size() : 0; };
-                 return static_cast<int64_t>(n("data") + n("binaryData"));
-               }, 0, "string", "Number of data in configmap."),
+  k.columns = {Column(
+                   "Data",
+                   [](const Json& o) -> Json {
+                     auto n = [&](const char* f) {
+                       const Json* m = At(o, {f});
+                       return m && m->is_object() ? m->size() : 0;
+                     };
+                     return static_cast<int64_t>(n("data") + n("binaryData"));
+                   },
+                   0, "string", "Number of data in configmap."),
                AgeColumn()};
   k.hooks.validate = [](const Json& o, const Json* old, std::vector<Cause>& causes) {
     std::set<std::string> seen;
@@ -495,12 +557,16 @@ std::string Base64(const std::string& in) {
 api::KindInfo Secret() {
   auto k = MakeKind({"", "v1", "Secret", "secrets", "secret", true, {}, {}, kCore});
   k.encrypt_at_rest = true;
-  k.columns = {Column("Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
-                      "The type of the secret."),
-               Column("Data", [](const Json& o) -> Json {
-                 const Json* m = At(o, {"data"});
-                 return static_cast<int64_t>(m && m->is_object() ? m->size() : 0);
-               }, 0, "string", "The number of entries in the secret."),
+  k.columns = {Column(
+                   "Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
+                   "The type of the secret."),
+               Column(
+                   "Data",
+                   [](const Json& o) -> Json {
+                     const Json* m = At(o, {"data"});
+                     return static_cast<int64_t>(m && m->is_object() ? m->size() : 0);
+                   },
+                   0, "string", "The number of entries in the secret."),
                AgeColumn()};
   k.hooks.defaults = [](Json& o) {
     if (Str(o, {"type"}).empty()) o["type"] = "Opaque";
@@ -536,7 +602,8 @@ api::KindInfo Secret() {
       if (Str(o, {"metadata", "annotations", "kubernetes.io/service-account.name"}).empty())
         causes.push_back(Required("metadata.annotations[kubernetes.io/service-account.name]"));
     }
-    if (DataSize(o, "data") > 1024 * 1024 * 4 / 3 + 4) causes.push_back(api::TooLong("data", 1024 * 1024));
+    if (DataSize(o, "data") > 1024 * 1024 * 4 / 3 + 4)
+      causes.push_back(api::TooLong("data", 1024 * 1024));
     if (old && Str(*old, {"type"}) != type)
       causes.push_back(InvalidValue("type", type, "field is immutable"));
     ValidateImmutableData(o, old, causes);
@@ -547,11 +614,17 @@ api::KindInfo Secret() {
 
 // ---- ServiceAccount ----
 api::KindInfo ServiceAccount() {
-  auto k = MakeKind({"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, {"sa"}, {}, kCore});
-  k.columns = {Column("Secrets", [](const Json& o) -> Json {
-                 const Json* s = At(o, {"secrets"});
-                 return static_cast<int64_t>(s && s->is_array() ? s->size() : 0);
-               }, 0, "string", "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
+  auto k = MakeKind(
+      {"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, {"sa"}, {}, kCore});
+  k.columns = {Column(
+                   "Secrets",
+                   [](const Json& o) -> Json {
+                     const Json* s = At(o, {"secrets"});
+                     return static_cast<int64_t>(s && s->is_array() ? s->size() : 0);
+                   },
+                   0, "string",
+                   "Secrets is a list of the secrets in the same namespace that pods running using "
+                   "this ServiceAccount are allowed to use."),
                AgeColumn()};
   return k;
 }
@@ -569,52 +642,79 @@ api::KindInfo Event() {
     return SinceOrUnknown(o, {"eventTime"});
   };
   k.columns = {
-      Column("Last Seen", [first_seen](const Json& o) -> Json {
-        if (Has(o, {"series", "lastObservedTime"})) return SinceOrUnknown(o, {"series", "lastObservedTime"});
-        if (Has(o, {"lastTimestamp"})) return SinceOrUnknown(o, {"lastTimestamp"});
-        return first_seen(o);
-      }, 0, "string", "Time when the event was last seen."),
-      Column("Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
-             "Type of this event (Normal, Warning)."),
-      Column("Reason", [](const Json& o) -> Json { return Str(o, {"reason"}); }, 0, "string",
-             "Short, machine understandable reason for the event."),
-      Column("Object", [](const Json& o) -> Json {
-        std::string kind = Str(o, {"involvedObject", "kind"});
-        for (char& c : kind) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-        std::string name = Str(o, {"involvedObject", "name"});
-        return name.empty() ? kind : kind + "/" + name;
-      }, 0, "string", "The object this event is about."),
-      Column("Subobject", [](const Json& o) -> Json { return Str(o, {"involvedObject", "fieldPath"}); },
-             1, "string", "The part of the object this event is about."),
-      Column("Source", [](const Json& o) -> Json {
-        std::string comp = Str(o, {"source", "component"});
-        if (comp.empty()) comp = Str(o, {"reportingComponent"});
-        std::string host = Str(o, {"source", "host"});
-        if (host.empty()) host = Str(o, {"reportingInstance"});
-        if (comp.empty()) return "<unknown>";  // TODO(berth): verify against printers.go
-        return host.empty() ? comp : comp + ", " + host;
-      }, 1, "string", "The component reporting this event."),
-      Column("Message", [](const Json& o) -> Json {
-        std::string m = Str(o, {"message"});
-        size_t b = m.find_first_not_of(" \t\r\n"), e = m.find_last_not_of(" \t\r\n");
-        return b == std::string::npos ? "" : m.substr(b, e - b + 1);
-      }, 0, "string", "A human-readable description of the status of this operation."),
-      Column("First Seen", [first_seen](const Json& o) -> Json { return first_seen(o); }, 1, "string",
-             "The first time the event was seen."),
-      Column("Count", [](const Json& o) -> Json {
-        if (Has(o, {"series"})) return Int(o, {"series", "count"});
-        int64_t c = Int(o, {"count"});
-        return c == 0 ? 1 : c;
-      }, 1, "string", "The number of times this event has occurred."),
-      Column("Name", [](const Json& o) -> Json { return Str(o, {"metadata", "name"}); }, 1, "string",
-             "The name of the event."),
+      Column(
+          "Last Seen",
+          [first_seen](const Json& o) -> Json {
+            if (Has(o, {"series", "lastObservedTime"}))
+              return SinceOrUnknown(o, {"series", "lastObservedTime"});
+            if (Has(o, {"lastTimestamp"})) return SinceOrUnknown(o, {"lastTimestamp"});
+            return first_seen(o);
+          },
+          0, "string", "Time when the event was last seen."),
+      Column(
+          "Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
+          "Type of this event (Normal, Warning)."),
+      Column(
+          "Reason", [](const Json& o) -> Json { return Str(o, {"reason"}); }, 0, "string",
+          "Short, machine understandable reason for the event."),
+      Column(
+          "Object",
+          [](const Json& o) -> Json {
+            std::string kind = Str(o, {"involvedObject", "kind"});
+            for (char& c : kind) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+            std::string name = Str(o, {"involvedObject", "name"});
+            return name.empty() ? kind : kind + "/" + name;
+          },
+          0, "string", "The object this event is about."),
+      Column(
+          "Subobject",
+          [](const Json& o) -> Json {
+            return Str(o, {"involvedObject", "fieldPath"});
+          },
+          1, "string", "The part of the object this event is about."),
+      Column(
+          "Source",
+          [](const Json& o) -> Json {
+            std::string comp = Str(o, {"source", "component"});
+            if (comp.empty()) comp = Str(o, {"reportingComponent"});
+            std::string host = Str(o, {"source", "host"});
+            if (host.empty()) host = Str(o, {"reportingInstance"});
+            if (comp.empty()) return "<unknown>";  // TODO(berth): verify against printers.go
+            return host.empty() ? comp : comp + ", " + host;
+          },
+          1, "string", "The component reporting this event."),
+      Column(
+          "Message",
+          [](const Json& o) -> Json {
+            std::string m = Str(o, {"message"});
+            size_t b = m.find_first_not_of(" \t\r\n"), e = m.find_last_not_of(" \t\r\n");
+            return b == std::string::npos ? "" : m.substr(b, e - b + 1);
+          },
+          0, "string", "A human-readable description of the status of this operation."),
+      Column(
+          "First Seen", [first_seen](const Json& o) -> Json { return first_seen(o); }, 1, "string",
+          "The first time the event was seen."),
+      Column(
+          "Count",
+          [](const Json& o) -> Json {
+            if (Has(o, {"series"})) return Int(o, {"series", "count"});
+            int64_t c = Int(o, {"count"});
+            return c == 0 ? 1 : c;
+          },
+          1, "string", "The number of times this event has occurred."),
+      Column(
+          "Name",
+          [](const Json& o) -> Json {
+            return Str(o, {"metadata", "name"});
+          },
+          1, "string", "The name of the event."),
   };
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     std::string ns = Str(o, {"metadata", "namespace"});
     std::string ons = Str(o, {"involvedObject", "namespace"});
     if (!ons.empty() && ons != ns)
-      causes.push_back(InvalidValue("involvedObject.namespace", ons,
-                                    "does not match event.namespace"));
+      causes.push_back(
+          InvalidValue("involvedObject.namespace", ons, "does not match event.namespace"));
     std::string type = Str(o, {"type"});
     if (!type.empty() && type != "Normal" && type != "Warning")
       causes.push_back(NotSupported("type", type, {"Normal", "Warning"}));
@@ -653,37 +753,53 @@ api::KindInfo Node() {
     };
   };
   k.columns = {
-      Column("Status", [](const Json& o) -> Json {
-        std::string s;
-        if (const Json* cs = At(o, {"status", "conditions"}); cs && cs->is_array())
-          for (const auto& c : *cs)
-            if (Str(c, {"type"}) == "Ready") s = Str(c, {"status"}) == "True" ? "Ready" : "NotReady";
-        if (s.empty()) s = "Unknown";
-        if (Bool(o, {"spec", "unschedulable"})) s += ",SchedulingDisabled";
-        return s;
-      }, 0, "string", "The status of the node."),
-      Column("Roles", [](const Json& o) -> Json {
-        std::set<std::string> roles;
-        if (const Json* ls = At(o, {"metadata", "labels"}); ls && ls->is_object())
-          for (const auto& [key, v] : ls->items()) {
-            const std::string prefix = "node-role.kubernetes.io/";
-            if (key.starts_with(prefix) && key.size() > prefix.size()) roles.insert(key.substr(prefix.size()));
-            else if (key == "kubernetes.io/role" && v.is_string() && !v.get<std::string>().empty())
-              roles.insert(v.get<std::string>());
-          }
-        std::string out;
-        for (const auto& r : roles) out += (out.empty() ? "" : ",") + r;
-        return out.empty() ? "<none>" : out;
-      }, 0, "string", "The roles of the node."),
+      Column(
+          "Status",
+          [](const Json& o) -> Json {
+            std::string s;
+            if (const Json* cs = At(o, {"status", "conditions"}); cs && cs->is_array())
+              for (const auto& c : *cs)
+                if (Str(c, {"type"}) == "Ready")
+                  s = Str(c, {"status"}) == "True" ? "Ready" : "NotReady";
+            if (s.empty()) s = "Unknown";
+            if (Bool(o, {"spec", "unschedulable"})) s += ",SchedulingDisabled";
+            return s;
+          },
+          0, "string", "The status of the node."),
+      Column(
+          "Roles",
+          [](const Json& o) -> Json {
+            std::set<std::string> roles;
+            if (const Json* ls = At(o, {"metadata", "labels"}); ls && ls->is_object())
+              for (const auto& [key, v] : ls->items()) {
+                const std::string prefix = "node-role.kubernetes.io/";
+                if (key.starts_with(prefix) && key.size() > prefix.size())
+                  roles.insert(key.substr(prefix.size()));
+                else if (key == "kubernetes.io/role" && v.is_string() &&
+                         !v.get<std::string>().empty())
+                  roles.insert(v.get<std::string>());
+              }
+            std::string out;
+            for (const auto& r : roles) out += (out.empty() ? "" : ",") + r;
+            return out.empty() ? "<none>" : out;
+          },
+          0, "string", "The roles of the node."),
       AgeColumn(),
-      Column("Version", [](const Json& o) -> Json { return Str(o, {"status", "nodeInfo", "kubeletVersion"}); },
-             0, "string", "Kubelet Version reported by the node."),
-      Column("Internal-IP", [](const Json& o) -> Json { return NodeAddress(o, "InternalIP"); }, 1,
-             "string", "List of internal IPs."),
-      Column("External-IP", [](const Json& o) -> Json { return NodeAddress(o, "ExternalIP"); }, 1,
-             "string", "List of external IPs."),
+      Column(
+          "Version",
+          [](const Json& o) -> Json {
+            return Str(o, {"status", "nodeInfo", "kubeletVersion"});
+          },
+          0, "string", "Kubelet Version reported by the node."),
+      Column(
+          "Internal-IP", [](const Json& o) -> Json { return NodeAddress(o, "InternalIP"); }, 1,
+          "string", "List of internal IPs."),
+      Column(
+          "External-IP", [](const Json& o) -> Json { return NodeAddress(o, "ExternalIP"); }, 1,
+          "string", "List of external IPs."),
       Column("OS-Image", info("osImage"), 1, "string", "OS image reported by the node."),
-      Column("Kernel-Version", info("kernelVersion"), 1, "string", "Kernel version reported by the node."),
+      Column("Kernel-Version", info("kernelVersion"), 1, "string",
+             "Kernel version reported by the node."),
       Column("Container-Runtime", info("containerRuntimeVersion"), 1, "string",
              "Container runtime version reported by the node."),
   };
@@ -697,11 +813,16 @@ api::KindInfo Node() {
       for (size_t i = 0; i < ts->size(); ++i) {
         std::string p = Idx("spec.taints", i);
         std::string key = Str((*ts)[i], {"key"}), eff = Str((*ts)[i], {"effect"});
-        if (key.empty()) causes.push_back(Required(p + ".key"));
-        else for (auto& m : api::IsQualifiedName(key)) causes.push_back(InvalidValue(p + ".key", key, m));
-        if (eff.empty()) causes.push_back(Required(p + ".effect"));
+        if (key.empty())
+          causes.push_back(Required(p + ".key"));
+        else
+          for (auto& m : api::IsQualifiedName(key))
+            causes.push_back(InvalidValue(p + ".key", key, m));
+        if (eff.empty())
+          causes.push_back(Required(p + ".effect"));
         else if (eff != "NoSchedule" && eff != "PreferNoSchedule" && eff != "NoExecute")
-          causes.push_back(NotSupported(p + ".effect", eff, {"NoExecute", "NoSchedule", "PreferNoSchedule"}));
+          causes.push_back(
+              NotSupported(p + ".effect", eff, {"NoExecute", "NoSchedule", "PreferNoSchedule"}));
       }
   };
   k.hooks.field = [](const Json& o, const std::string& f) -> std::optional<std::string> {
@@ -714,10 +835,14 @@ api::KindInfo Node() {
 // ---- PersistentVolume(Claim) ----
 std::string AccessModes(const Json* modes) {
   if (!modes || !modes->is_array()) return "";
-  auto has = [&](const char* m) { return std::find(modes->begin(), modes->end(), Json(m)) != modes->end(); };
+  auto has = [&](const char* m) {
+    return std::find(modes->begin(), modes->end(), Json(m)) != modes->end();
+  };
   std::string out;
-  for (auto [full, abbr] : {std::pair{"ReadWriteOnce", "RWO"}, {"ReadOnlyMany", "ROX"},
-                            {"ReadWriteMany", "RWX"}, {"ReadWriteOncePod", "RWOP"}})
+  for (auto [full, abbr] : {std::pair{"ReadWriteOnce", "RWO"},
+                            {"ReadOnlyMany", "ROX"},
+                            {"ReadWriteMany", "RWX"},
+                            {"ReadWriteOncePod", "RWOP"}})
     if (has(full)) out += (out.empty() ? "" : ",") + std::string(abbr);
   return out;
 }
@@ -748,7 +873,8 @@ void ValidateAccessModes(const Json& o, const std::string& path, bool required,
     causes.push_back(Required(path, "at least 1 access mode is required"));
   if (modes && modes->is_array())
     for (const auto& m : *modes)
-      if (!m.is_string() || std::find(kModes.begin(), kModes.end(), m.get<std::string>()) == kModes.end())
+      if (!m.is_string() ||
+          std::find(kModes.begin(), kModes.end(), m.get<std::string>()) == kModes.end())
         causes.push_back(NotSupported(path, m, kModes));
 }
 
@@ -760,37 +886,79 @@ void ValidateStorage(const Json* storage, const std::string& path, bool required
   }
   std::string s = storage->is_string() ? storage->get<std::string>() : storage->dump();
   auto q = Quantity::Parse(s);
-  if (!q.ok()) causes.push_back(InvalidValue(path, s, kQuantityFormatError));
+  if (!q.ok())
+    causes.push_back(InvalidValue(path, s, kQuantityFormatError));
   else if (q->IsNegative() || (required && q->IsZero()))
     causes.push_back(InvalidValue(path, s, "must be greater than zero"));
 }
 
 api::KindInfo PersistentVolume() {
-  auto k = MakeKind({"", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, {"pv"}, {}, kCore});
+  auto k = MakeKind({"",
+                     "v1",
+                     "PersistentVolume",
+                     "persistentvolumes",
+                     "persistentvolume",
+                     false,
+                     {"pv"},
+                     {},
+                     kCore});
   k.status_subresource = true;
   k.columns = {
-      Column("Capacity", [](const Json& o) -> Json { return StorageOf(At(o, {"spec", "capacity"})); }, 0,
-             "string", "The storage capacity of the volume."),
-      Column("Access Modes", [](const Json& o) -> Json { return AccessModes(At(o, {"spec", "accessModes"})); },
-             0, "string", "How the volume can be mounted."),
-      Column("Reclaim Policy", [](const Json& o) -> Json { return Str(o, {"spec", "persistentVolumeReclaimPolicy"}); },
-             0, "string", "What happens to the volume when released from its claim."),
-      Column("Status", [](const Json& o) -> Json {
-        return Has(o, {"metadata", "deletionTimestamp"}) ? "Terminating" : Str(o, {"status", "phase"});
-      }, 0, "string", "The phase of the volume."),
-      Column("Claim", [](const Json& o) -> Json {
-        if (!Has(o, {"spec", "claimRef"})) return "";
-        return Str(o, {"spec", "claimRef", "namespace"}) + "/" + Str(o, {"spec", "claimRef", "name"});
-      }, 0, "string", "The claim bound to the volume."),
-      Column("StorageClass", [](const Json& o) -> Json { return StorageClassOf(o); }, 0, "string",
-             "The storage class of the volume."),
-      Column("VolumeAttributesClass", [](const Json& o) -> Json { return Unset(o, {"spec", "volumeAttributesClassName"}); },
-             0, "string", "The volume attributes class of the volume."),
-      Column("Reason", [](const Json& o) -> Json { return Str(o, {"status", "reason"}); }, 0, "string",
-             "Reason for the volume's phase."),
+      Column(
+          "Capacity",
+          [](const Json& o) -> Json {
+            return StorageOf(At(o, {"spec", "capacity"}));
+          },
+          0, "string", "The storage capacity of the volume."),
+      Column(
+          "Access Modes",
+          [](const Json& o) -> Json {
+            return AccessModes(At(o, {"spec", "accessModes"}));
+          },
+          0, "string", "How the volume can be mounted."),
+      Column(
+          "Reclaim Policy",
+          [](const Json& o) -> Json {
+            return Str(o, {"spec", "persistentVolumeReclaimPolicy"});
+          },
+          0, "string", "What happens to the volume when released from its claim."),
+      Column(
+          "Status",
+          [](const Json& o) -> Json {
+            return Has(o, {"metadata", "deletionTimestamp"}) ? "Terminating"
+                                                             : Str(o, {"status", "phase"});
+          },
+          0, "string", "The phase of the volume."),
+      Column(
+          "Claim",
+          [](const Json& o) -> Json {
+            if (!Has(o, {"spec", "claimRef"})) return "";
+            return Str(o, {"spec", "claimRef", "namespace"}) + "/" +
+                   Str(o, {"spec", "claimRef", "name"});
+          },
+          0, "string", "The claim bound to the volume."),
+      Column(
+          "StorageClass", [](const Json& o) -> Json { return StorageClassOf(o); }, 0, "string",
+          "The storage class of the volume."),
+      Column(
+          "VolumeAttributesClass",
+          [](const Json& o) -> Json {
+            return Unset(o, {"spec", "volumeAttributesClassName"});
+          },
+          0, "string", "The volume attributes class of the volume."),
+      Column(
+          "Reason",
+          [](const Json& o) -> Json {
+            return Str(o, {"status", "reason"});
+          },
+          0, "string", "Reason for the volume's phase."),
       AgeColumn(),
-      Column("VolumeMode", [](const Json& o) -> Json { return Unset(o, {"spec", "volumeMode"}); }, 1,
-             "string", "Filesystem or Block."),
+      Column(
+          "VolumeMode",
+          [](const Json& o) -> Json {
+            return Unset(o, {"spec", "volumeMode"});
+          },
+          1, "string", "Filesystem or Block."),
   };
   k.hooks.defaults = [](Json& o) {
     Json& spec = Obj(o, {"spec"});
@@ -801,47 +969,96 @@ api::KindInfo PersistentVolume() {
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     ValidateAccessModes(o, "spec.accessModes", true, causes);
     ValidateStorage(At(o, {"spec", "capacity", "storage"}), "spec.capacity", true, causes);
-    static const char* kSources[] = {"hostPath", "local", "nfs", "csi", "gcePersistentDisk",
-                                     "awsElasticBlockStore", "glusterfs", "rbd", "iscsi", "cinder",
-                                     "cephfs", "fc", "flocker", "flexVolume", "azureFile",
-                                     "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk",
-                                     "portworxVolume", "scaleIO", "storageos"};
+    static const char* kSources[] = {"hostPath",
+                                     "local",
+                                     "nfs",
+                                     "csi",
+                                     "gcePersistentDisk",
+                                     "awsElasticBlockStore",
+                                     "glusterfs",
+                                     "rbd",
+                                     "iscsi",
+                                     "cinder",
+                                     "cephfs",
+                                     "fc",
+                                     "flocker",
+                                     "flexVolume",
+                                     "azureFile",
+                                     "vsphereVolume",
+                                     "quobyte",
+                                     "azureDisk",
+                                     "photonPersistentDisk",
+                                     "portworxVolume",
+                                     "scaleIO",
+                                     "storageos"};
     int n = 0;
     for (const char* s : kSources)
       if (Has(o, {"spec", s}) && ++n > 1)
-        causes.push_back(api::Forbidden(std::string("spec.") + s, "may not specify more than 1 volume type"));
+        causes.push_back(
+            api::Forbidden(std::string("spec.") + s, "may not specify more than 1 volume type"));
     if (n == 0) causes.push_back(Required("spec", "must specify a volume type"));
     std::string rp = Str(o, {"spec", "persistentVolumeReclaimPolicy"});
     if (!rp.empty() && rp != "Retain" && rp != "Delete" && rp != "Recycle")
-      causes.push_back(NotSupported("spec.persistentVolumeReclaimPolicy", rp, {"Delete", "Recycle", "Retain"}));
+      causes.push_back(
+          NotSupported("spec.persistentVolumeReclaimPolicy", rp, {"Delete", "Recycle", "Retain"}));
   };
   return k;
 }
 
 api::KindInfo PersistentVolumeClaim() {
-  auto k = MakeKind({"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
-                     "persistentvolumeclaim", true, {"pvc"}, {}, kCore});
+  auto k = MakeKind({"",
+                     "v1",
+                     "PersistentVolumeClaim",
+                     "persistentvolumeclaims",
+                     "persistentvolumeclaim",
+                     true,
+                     {"pvc"},
+                     {},
+                     kCore});
   k.status_subresource = true;
   auto bound = [](const Json& o) { return !Str(o, {"spec", "volumeName"}).empty(); };
   k.columns = {
-      Column("Status", [](const Json& o) -> Json {
-        return Has(o, {"metadata", "deletionTimestamp"}) ? "Terminating" : Str(o, {"status", "phase"});
-      }, 0, "string", "The phase of the claim."),
-      Column("Volume", [](const Json& o) -> Json { return Str(o, {"spec", "volumeName"}); }, 0, "string",
-             "The volume bound to the claim."),
-      Column("Capacity", [bound](const Json& o) -> Json {
-        return bound(o) ? StorageOf(At(o, {"status", "capacity"})) : "";
-      }, 0, "string", "The capacity of the bound volume."),
-      Column("Access Modes", [bound](const Json& o) -> Json {
-        return bound(o) ? AccessModes(At(o, {"status", "accessModes"})) : "";
-      }, 0, "string", "The access modes of the bound volume."),
-      Column("StorageClass", [](const Json& o) -> Json { return StorageClassOf(o); }, 0, "string",
-             "The storage class of the claim."),
-      Column("VolumeAttributesClass", [](const Json& o) -> Json { return Unset(o, {"spec", "volumeAttributesClassName"}); },
-             0, "string", "The volume attributes class of the claim."),
+      Column(
+          "Status",
+          [](const Json& o) -> Json {
+            return Has(o, {"metadata", "deletionTimestamp"}) ? "Terminating"
+                                                             : Str(o, {"status", "phase"});
+          },
+          0, "string", "The phase of the claim."),
+      Column(
+          "Volume",
+          [](const Json& o) -> Json {
+            return Str(o, {"spec", "volumeName"});
+          },
+          0, "string", "The volume bound to the claim."),
+      Column(
+          "Capacity",
+          [bound](const Json& o) -> Json {
+            return bound(o) ? StorageOf(At(o, {"status", "capacity"})) : "";
+          },
+          0, "string", "The capacity of the bound volume."),
+      Column(
+          "Access Modes",
+          [bound](const Json& o) -> Json {
+            return bound(o) ? AccessModes(At(o, {"status", "accessModes"})) : "";
+          },
+          0, "string", "The access modes of the bound volume."),
+      Column(
+          "StorageClass", [](const Json& o) -> Json { return StorageClassOf(o); }, 0, "string",
+          "The storage class of the claim."),
+      Column(
+          "VolumeAttributesClass",
+          [](const Json& o) -> Json {
+            return Unset(o, {"spec", "volumeAttributesClassName"});
+          },
+          0, "string", "The volume attributes class of the claim."),
       AgeColumn(),
-      Column("VolumeMode", [](const Json& o) -> Json { return Unset(o, {"spec", "volumeMode"}); }, 1,
-             "string", "Filesystem or Block."),
+      Column(
+          "VolumeMode",
+          [](const Json& o) -> Json {
+            return Unset(o, {"spec", "volumeMode"});
+          },
+          1, "string", "Filesystem or Block."),
   };
   k.hooks.defaults = [](Json& o) {
     SetDefault(Obj(o, {"spec"}), "volumeMode", "Filesystem");
@@ -849,21 +1066,24 @@ api::KindInfo PersistentVolumeClaim() {
   };
   k.hooks.validate = [](const Json& o, const Json* old, std::vector<Cause>& causes) {
     ValidateAccessModes(o, "spec.accessModes", true, causes);
-    ValidateStorage(At(o, {"spec", "resources", "requests", "storage"}),
-                    "spec.resources[storage]", true, causes);
-    if (const Json* sel = At(o, {"spec", "selector"})) ValidateLabelSelector(*sel, "spec.selector", causes);
+    ValidateStorage(At(o, {"spec", "resources", "requests", "storage"}), "spec.resources[storage]",
+                    true, causes);
+    if (const Json* sel = At(o, {"spec", "selector"}))
+      ValidateLabelSelector(*sel, "spec.selector", causes);
     if (old) {
       // Only the storage request (growth) and volumeAttributesClassName are mutable.
       Json a = o.value("spec", Json::object()), b = old->value("spec", Json::object());
       for (Json* s : {&a, &b}) {
-        if (s->contains("resources") && (*s)["resources"].is_object()) (*s)["resources"].erase("requests");
+        if (s->contains("resources") && (*s)["resources"].is_object())
+          (*s)["resources"].erase("requests");
         s->erase("volumeAttributesClassName");
         if (Str(*old, {"spec", "volumeName"}).empty()) s->erase("volumeName");
       }
       if (a != b)
-        causes.push_back(api::Forbidden("spec",
-                                        "spec is immutable after creation except resources.requests "
-                                        "and volumeAttributesClassName for bound claims"));
+        causes.push_back(
+            api::Forbidden("spec",
+                           "spec is immutable after creation except resources.requests "
+                           "and volumeAttributesClassName for bound claims"));
     }
   };
   return k;

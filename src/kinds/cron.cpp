@@ -17,7 +17,8 @@ struct Bounds {
 const Bounds kMinute{0, 59, {}};
 const Bounds kHour{0, 23, {}};
 const Bounds kDom{1, 31, {}};
-const Bounds kMonth{1, 12, {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}};
+const Bounds kMonth{
+    1, 12, {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}};
 const Bounds kDow{0, 6, {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}};
 
 std::vector<std::string> SplitOn(std::string_view s, char sep) {
@@ -34,11 +35,14 @@ std::vector<std::string> SplitOn(std::string_view s, char sep) {
 Status Err(const std::string& m) { return Status(Code::kInvalid, m); }
 
 Result<int> ParseInt(const std::string& s) {
-  if (s.empty() || s.size() > 9) return Err("failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s + "\": invalid syntax");
+  if (s.empty() || s.size() > 9)
+    return Err("failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s +
+               "\": invalid syntax");
   int v = 0;
   for (char c : s) {
     if (c < '0' || c > '9')
-      return Err("failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s + "\": invalid syntax");
+      return Err("failed to parse int from " + s + ": strconv.Atoi: parsing \"" + s +
+                 "\": invalid syntax");
     v = v * 10 + (c - '0');
   }
   return v;
@@ -79,11 +83,14 @@ Status ParseRange(const std::string& expr, const Bounds& b, uint64_t& bits, bool
     return Err("too many slashes: " + expr);
   }
   if (start < b.min)
-    return Err("beginning of range (" + std::to_string(start) + ") below minimum (" + std::to_string(b.min) + "): " + expr);
+    return Err("beginning of range (" + std::to_string(start) + ") below minimum (" +
+               std::to_string(b.min) + "): " + expr);
   if (end > b.max)
-    return Err("end of range (" + std::to_string(end) + ") above maximum (" + std::to_string(b.max) + "): " + expr);
+    return Err("end of range (" + std::to_string(end) + ") above maximum (" +
+               std::to_string(b.max) + "): " + expr);
   if (start > end)
-    return Err("beginning of range (" + std::to_string(start) + ") beyond end of range (" + std::to_string(end) + "): " + expr);
+    return Err("beginning of range (" + std::to_string(start) + ") beyond end of range (" +
+               std::to_string(end) + "): " + expr);
   if (step == 0) return Err("step of range should be a positive number: " + expr);
   if (is_star && step == 1) star = true;
   for (int v = start; v <= end; v += step) bits |= uint64_t{1} << v;
@@ -109,11 +116,16 @@ Result<int64_t> ParseDuration(std::string_view s) {
     size_t k = j;
     while (k < s.size() && isalpha(static_cast<unsigned char>(s[k]))) ++k;
     std::string_view unit = s.substr(j, k - j);
-    if (unit == "h") total += n * 3600;
-    else if (unit == "m") total += n * 60;
-    else if (unit == "s") total += n;
-    else if (unit == "ms" || unit == "us" || unit == "ns") total += 0;
-    else return Err("time: missing unit in duration \"" + std::string(s) + "\"");
+    if (unit == "h")
+      total += n * 3600;
+    else if (unit == "m")
+      total += n * 60;
+    else if (unit == "s")
+      total += n;
+    else if (unit == "ms" || unit == "us" || unit == "ns")
+      total += 0;
+    else
+      return Err("time: missing unit in duration \"" + std::string(s) + "\"");
     i = k;
   }
   return total;
@@ -137,16 +149,22 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view spec) {
   if (fields.empty()) return Err("empty spec string");
   // A leading TZ=/CRON_TZ= is accepted by the parser; CronJob validation
   // rejects it separately.
-  if (fields[0].starts_with("TZ=") || fields[0].starts_with("CRON_TZ=")) fields.erase(fields.begin());
+  if (fields[0].starts_with("TZ=") || fields[0].starts_with("CRON_TZ="))
+    fields.erase(fields.begin());
   CronSchedule s;
   if (!fields.empty() && fields[0].starts_with("@")) {
     const std::string& d = fields[0];
     std::string five;
-    if (d == "@yearly" || d == "@annually") five = "0 0 1 1 *";
-    else if (d == "@monthly") five = "0 0 1 * *";
-    else if (d == "@weekly") five = "0 0 * * 0";
-    else if (d == "@daily" || d == "@midnight") five = "0 0 * * *";
-    else if (d == "@hourly") five = "0 * * * *";
+    if (d == "@yearly" || d == "@annually")
+      five = "0 0 1 1 *";
+    else if (d == "@monthly")
+      five = "0 0 1 * *";
+    else if (d == "@weekly")
+      five = "0 0 * * 0";
+    else if (d == "@daily" || d == "@midnight")
+      five = "0 0 * * *";
+    else if (d == "@hourly")
+      five = "0 * * * *";
     else if (d == "@every" && fields.size() == 2) {
       BERTH_ASSIGN_OR_RETURN(int64_t secs, ParseDuration(fields[1]));
       s.every_ = secs < 1 ? 1 : secs;
@@ -159,7 +177,8 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view spec) {
   if (fields.size() != 5) {
     std::string joined;
     for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
-    return Err("expected exactly 5 fields, found " + std::to_string(fields.size()) + ": [" + joined + "]");
+    return Err("expected exactly 5 fields, found " + std::to_string(fields.size()) + ": [" +
+               joined + "]");
   }
   bool unused = false;
   BERTH_RETURN_IF_ERROR(ParseField(fields[0], kMinute, s.minute_, unused));

@@ -2,9 +2,9 @@
 // Messages use the apiserver's wording so users recognise them.
 #include "kinds/pod_spec.h"
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/validation.h"
@@ -22,13 +22,36 @@ using api::NotSupported;
 using api::Required;
 
 // Every volume source field; exactly one may be set.
-const char* const kVolumeSources[] = {
-    "hostPath",   "emptyDir",          "secret",          "configMap",  "persistentVolumeClaim",
-    "projected",  "downwardAPI",       "csi",             "ephemeral",  "nfs",
-    "image",      "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "iscsi",
-    "glusterfs",  "rbd",               "flexVolume",      "cinder",     "cephfs",
-    "flocker",    "fc",                "azureFile",       "azureDisk",  "vsphereVolume",
-    "quobyte",    "photonPersistentDisk", "portworxVolume", "scaleIO",  "storageos"};
+const char* const kVolumeSources[] = {"hostPath",
+                                      "emptyDir",
+                                      "secret",
+                                      "configMap",
+                                      "persistentVolumeClaim",
+                                      "projected",
+                                      "downwardAPI",
+                                      "csi",
+                                      "ephemeral",
+                                      "nfs",
+                                      "image",
+                                      "gcePersistentDisk",
+                                      "awsElasticBlockStore",
+                                      "gitRepo",
+                                      "iscsi",
+                                      "glusterfs",
+                                      "rbd",
+                                      "flexVolume",
+                                      "cinder",
+                                      "cephfs",
+                                      "flocker",
+                                      "fc",
+                                      "azureFile",
+                                      "azureDisk",
+                                      "vsphereVolume",
+                                      "quobyte",
+                                      "photonPersistentDisk",
+                                      "portworxVolume",
+                                      "scaleIO",
+                                      "storageos"};
 
 Cause NotFound(const std::string& field, const Json& value) {
   std::string v = value.is_string() ? Json(value).dump() : value.dump();
@@ -68,7 +91,8 @@ void DefaultContainer(Json& c, bool is_pod, bool host_network) {
   if (!c.is_object()) return;
   SetDefault(c, "terminationMessagePath", "/dev/termination-log");
   SetDefault(c, "terminationMessagePolicy", "File");
-  if (Str(c, {"imagePullPolicy"}).empty()) c["imagePullPolicy"] = DefaultPullPolicy(Str(c, {"image"}));
+  if (Str(c, {"imagePullPolicy"}).empty())
+    c["imagePullPolicy"] = DefaultPullPolicy(Str(c, {"image"}));
   ForEach(c, "ports", [&](Json& p) {
     SetDefault(p, "protocol", "TCP");
     if (host_network && !Has(p, {"hostPort"}) && Has(p, {"containerPort"}))
@@ -132,7 +156,8 @@ std::vector<std::string> IsValidPortName(const std::string& p) {
     charset = charset && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     letter = letter || (c >= 'a' && c <= 'z');
   }
-  if (!charset) errs.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!charset)
+    errs.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (!letter) errs.push_back("must contain at least one letter (a-z)");
   if (p.find("--") != std::string::npos) errs.push_back("must not contain consecutive hyphens");
   if (!p.empty() && (p.front() == '-' || p.back() == '-'))
@@ -178,19 +203,21 @@ void ValidateVolumes(const Json* vols, const std::string& path, std::set<std::st
     if (name.empty()) {
       causes.push_back(Required(p + ".name"));
     } else {
-      for (auto& m : api::IsDNS1123Label(name)) causes.push_back(InvalidValue(p + ".name", name, m));
+      for (auto& m : api::IsDNS1123Label(name))
+        causes.push_back(InvalidValue(p + ".name", name, m));
       if (!names.insert(name).second) causes.push_back(Duplicate(p + ".name", name));
     }
     int count = 0;
     for (const char* s : kVolumeSources) {
       if (!Has(v, {s})) continue;
-      if (++count > 1) causes.push_back(Forbidden(p + "." + s, "may not specify more than 1 volume type"));
+      if (++count > 1)
+        causes.push_back(Forbidden(p + "." + s, "may not specify more than 1 volume type"));
     }
     if (count == 0) causes.push_back(Required(p, "must specify a volume type"));
     if (const Json* h = At(v, {"hostPath"})) {
       if (Str(*h, {"path"}).empty()) causes.push_back(Required(p + ".hostPath.path"));
       static const std::vector<std::string> kTypes = {
-          "",     "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate",
+          "",     "BlockDevice",  "CharDevice", "Directory", "DirectoryOrCreate",
           "File", "FileOrCreate", "Socket"};
       std::string t = Str(*h, {"type"});
       if (std::find(kTypes.begin(), kTypes.end(), t) == kTypes.end())
@@ -227,7 +254,8 @@ void ValidateVolumes(const Json* vols, const std::string& path, std::set<std::st
           for (const char* k : {"secret", "configMap"})
             if (const Json* x = At(s, {k})) ValidateKeyToPaths(*x, sp + "." + k, causes);
           if (const Json* t = At(s, {"serviceAccountToken"})) {
-            if (Str(*t, {"path"}).empty()) causes.push_back(Required(sp + ".serviceAccountToken.path"));
+            if (Str(*t, {"path"}).empty())
+              causes.push_back(Required(sp + ".serviceAccountToken.path"));
             int64_t exp = Int(*t, {"expirationSeconds"}, 3600);
             if (exp < 600)
               causes.push_back(InvalidValue(sp + ".serviceAccountToken.expirationSeconds", exp,
@@ -244,7 +272,8 @@ void ValidateProbe(const Json* probe, const std::string& path, bool liveness_lik
   int handlers = 0;
   for (const char* h : {"exec", "httpGet", "tcpSocket", "grpc"}) {
     if (!Has(*probe, {h})) continue;
-    if (++handlers > 1) causes.push_back(Forbidden(path + "." + h, "may not specify more than 1 handler type"));
+    if (++handlers > 1)
+      causes.push_back(Forbidden(path + "." + h, "may not specify more than 1 handler type"));
   }
   if (handlers == 0) causes.push_back(Required(path, "must specify a handler type"));
   for (const char* k : {"initialDelaySeconds", "timeoutSeconds", "periodSeconds",
@@ -262,9 +291,11 @@ void ValidateProbe(const Json* probe, const std::string& path, bool liveness_lik
     if (!p) {
       causes.push_back(Required(pp));
     } else if (p->is_number_integer()) {
-      for (auto& m : api::IsValidPortNum(p->get<int64_t>())) causes.push_back(InvalidValue(pp, *p, m));
+      for (auto& m : api::IsValidPortNum(p->get<int64_t>()))
+        causes.push_back(InvalidValue(pp, *p, m));
     } else if (p->is_string()) {
-      for (auto& m : IsValidPortName(p->get<std::string>())) causes.push_back(InvalidValue(pp, *p, m));
+      for (auto& m : IsValidPortName(p->get<std::string>()))
+        causes.push_back(InvalidValue(pp, *p, m));
     }
   };
   if (const Json* h = At(*probe, {"httpGet"})) {
@@ -299,13 +330,14 @@ void ValidateEnv(const Json& c, const std::string& path, std::vector<Cause>& cau
     const Json* vf = At(e, {"valueFrom"});
     if (!vf) continue;
     if (!Str(e, {"value"}).empty())
-      causes.push_back(InvalidValue(p + ".valueFrom", "",
-                                    "may not be specified when `value` is not empty"));
+      causes.push_back(
+          InvalidValue(p + ".valueFrom", "", "may not be specified when `value` is not empty"));
     int n = 0;
     for (const char* k : {"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
       n += Has(*vf, {k}) ? 1 : 0;
     if (n == 0) {
-      causes.push_back(InvalidValue(p + ".valueFrom", "", "must specify one of: `fieldRef`, "
+      causes.push_back(InvalidValue(p + ".valueFrom", "",
+                                    "must specify one of: `fieldRef`, "
                                     "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
     } else if (n > 1) {
       causes.push_back(InvalidValue(p + ".valueFrom", "",
@@ -338,7 +370,8 @@ void ValidateContainer(const Json& c, const std::string& path, const std::set<st
     std::string img = Str(c, {"image"});
     if (isspace(static_cast<unsigned char>(img.front())) ||
         isspace(static_cast<unsigned char>(img.back())))
-      causes.push_back(InvalidValue(path + ".image", img, "must not have leading or trailing whitespace"));
+      causes.push_back(
+          InvalidValue(path + ".image", img, "must not have leading or trailing whitespace"));
   }
   // Ports.
   if (const Json* ports = At(c, {"ports"}); ports && ports->is_array()) {
@@ -355,10 +388,12 @@ void ValidateContainer(const Json& c, const std::string& path, const std::set<st
       if (cp == 0) {
         causes.push_back(Required(pp + ".containerPort"));
       } else {
-        for (auto& m : api::IsValidPortNum(cp)) causes.push_back(InvalidValue(pp + ".containerPort", cp, m));
+        for (auto& m : api::IsValidPortNum(cp))
+          causes.push_back(InvalidValue(pp + ".containerPort", cp, m));
       }
       if (int64_t hp = Int(p, {"hostPort"}); hp != 0)
-        for (auto& m : api::IsValidPortNum(hp)) causes.push_back(InvalidValue(pp + ".hostPort", hp, m));
+        for (auto& m : api::IsValidPortNum(hp))
+          causes.push_back(InvalidValue(pp + ".hostPort", hp, m));
       std::string proto = Str(p, {"protocol"}, "TCP");
       if (proto != "TCP" && proto != "UDP" && proto != "SCTP")
         causes.push_back(NotSupported(pp + ".protocol", proto, {"SCTP", "TCP", "UDP"}));
@@ -371,9 +406,12 @@ void ValidateContainer(const Json& c, const std::string& path, const std::set<st
       std::string p = Idx(path + ".envFrom", i);
       bool cm = Has(e, {"configMapRef"}), sec = Has(e, {"secretRef"});
       if (cm && sec)
-        causes.push_back(InvalidValue(p, "", "may not have more than one field specified at a time"));
-      if (cm && Str(e, {"configMapRef", "name"}).empty()) causes.push_back(Required(p + ".configMapRef.name"));
-      if (sec && Str(e, {"secretRef", "name"}).empty()) causes.push_back(Required(p + ".secretRef.name"));
+        causes.push_back(
+            InvalidValue(p, "", "may not have more than one field specified at a time"));
+      if (cm && Str(e, {"configMapRef", "name"}).empty())
+        causes.push_back(Required(p + ".configMapRef.name"));
+      if (sec && Str(e, {"secretRef", "name"}).empty())
+        causes.push_back(Required(p + ".secretRef.name"));
     }
   if (const Json* r = At(c, {"resources"})) ValidateResources(*r, path + ".resources", causes);
   // Volume mounts.
@@ -409,7 +447,8 @@ void ValidateContainer(const Json& c, const std::string& path, const std::set<st
     ValidateProbe(At(c, {"startupProbe"}), path + ".startupProbe", true, causes);
   } else {
     for (const char* pr : {"livenessProbe", "readinessProbe", "startupProbe"})
-      if (Has(c, {pr})) causes.push_back(Forbidden(path + "." + pr, "may not be set for init containers"));
+      if (Has(c, {pr}))
+        causes.push_back(Forbidden(path + "." + pr, "may not be set for init containers"));
   }
   if (!init && Has(c, {"restartPolicy"}))
     causes.push_back(Forbidden(path + ".restartPolicy", "may not be set for non-init containers"));
@@ -417,11 +456,12 @@ void ValidateContainer(const Json& c, const std::string& path, const std::set<st
     causes.push_back(NotSupported(path + ".restartPolicy", Str(c, {"restartPolicy"}), {"Always"}));
   std::string pull = Str(c, {"imagePullPolicy"});
   if (!pull.empty() && pull != "Always" && pull != "IfNotPresent" && pull != "Never")
-    causes.push_back(NotSupported(path + ".imagePullPolicy", pull, {"Always", "IfNotPresent", "Never"}));
+    causes.push_back(
+        NotSupported(path + ".imagePullPolicy", pull, {"Always", "IfNotPresent", "Never"}));
   std::string tmp = Str(c, {"terminationMessagePolicy"});
   if (!tmp.empty() && tmp != "File" && tmp != "FallbackToLogsOnError")
-    causes.push_back(NotSupported(path + ".terminationMessagePolicy", tmp,
-                                  {"File", "FallbackToLogsOnError"}));
+    causes.push_back(
+        NotSupported(path + ".terminationMessagePolicy", tmp, {"File", "FallbackToLogsOnError"}));
 }
 
 void ValidateTolerations(const Json* tols, const std::string& path, std::vector<Cause>& causes) {
@@ -442,7 +482,8 @@ void ValidateTolerations(const Json* tols, const std::string& path, std::vector<
     if (op != "Equal" && op != "Exists")
       causes.push_back(NotSupported(p + ".operator", op, {"Equal", "Exists"}));
     if (!eff.empty() && eff != "NoSchedule" && eff != "PreferNoSchedule" && eff != "NoExecute")
-      causes.push_back(NotSupported(p + ".effect", eff, {"NoExecute", "NoSchedule", "PreferNoSchedule"}));
+      causes.push_back(
+          NotSupported(p + ".effect", eff, {"NoExecute", "NoSchedule", "PreferNoSchedule"}));
   }
 }
 
@@ -467,7 +508,8 @@ void DefaultPodSpec(Json& spec, bool is_pod) {
   if (!sa.empty()) spec["serviceAccountName"] = spec["serviceAccount"] = sa;
   bool host_net = Bool(spec, {"hostNetwork"});
   ForEach(spec, "containers", [&](Json& c) { DefaultContainer(c, is_pod, host_net && is_pod); });
-  ForEach(spec, "initContainers", [&](Json& c) { DefaultContainer(c, is_pod, host_net && is_pod); });
+  ForEach(spec, "initContainers",
+          [&](Json& c) { DefaultContainer(c, is_pod, host_net && is_pod); });
   ForEach(spec, "ephemeralContainers", [&](Json& c) { DefaultContainer(c, false, false); });
   ForEach(spec, "volumes", DefaultVolume);
   if (is_pod) SetDefault(spec, "enableServiceLinks", true);
@@ -502,9 +544,9 @@ void ValidateResources(const Json& res, const std::string& path, std::vector<Cau
       if (std::string(kind) == "limits") {
         limits.emplace(name, *q);
       } else if (auto l = limits.find(name); l != limits.end() && l->second < *q) {
-        causes.push_back(InvalidValue(p, q->ToString(),
-                                      "must be less than or equal to " + name + " limit of " +
-                                          l->second.ToString()));
+        causes.push_back(InvalidValue(
+            p, q->ToString(),
+            "must be less than or equal to " + name + " limit of " + l->second.ToString()));
       }
     }
   }
@@ -554,17 +596,22 @@ void ValidatePodSpec(const Json& spec, const std::string& path, std::vector<Caus
     causes.push_back(NotSupported(path + ".dnsPolicy", dns,
                                   {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"}));
   if (dns == "None" && !Has(spec, {"dnsConfig"}))
-    causes.push_back(Required(path + ".dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"));
+    causes.push_back(
+        Required(path + ".dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"));
   if (const Json* ns = At(spec, {"nodeSelector"}); ns && ns->is_object())
     for (const auto& [k, v] : ns->items()) {
-      for (auto& m : api::IsQualifiedName(k)) causes.push_back(InvalidValue(path + ".nodeSelector", k, m));
+      for (auto& m : api::IsQualifiedName(k))
+        causes.push_back(InvalidValue(path + ".nodeSelector", k, m));
       std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-      for (auto& m : api::IsValidLabelValue(s)) causes.push_back(InvalidValue(path + ".nodeSelector", s, m));
+      for (auto& m : api::IsValidLabelValue(s))
+        causes.push_back(InvalidValue(path + ".nodeSelector", s, m));
     }
-  if (const Json* t = At(spec, {"terminationGracePeriodSeconds"}); t && t->is_number() && t->get<int64_t>() < 0)
+  if (const Json* t = At(spec, {"terminationGracePeriodSeconds"});
+      t && t->is_number() && t->get<int64_t>() < 0)
     causes.push_back(InvalidValue(path + ".terminationGracePeriodSeconds", *t,
                                   "must be greater than or equal to 0"));
-  if (const Json* t = At(spec, {"activeDeadlineSeconds"}); t && t->is_number() && t->get<int64_t>() <= 0)
+  if (const Json* t = At(spec, {"activeDeadlineSeconds"});
+      t && t->is_number() && t->get<int64_t>() <= 0)
     causes.push_back(InvalidValue(path + ".activeDeadlineSeconds", *t,
                                   "must be between 1 and 2147483647, inclusive"));
   for (const char* k : {"hostname", "subdomain"}) {
@@ -582,12 +629,14 @@ void ValidatePodSpec(const Json& spec, const std::string& path, std::vector<Caus
       const Json& c = (*tsc)[i];
       std::string p = Idx(path + ".topologySpreadConstraints", i);
       if (Int(c, {"maxSkew"}) <= 0)
-        causes.push_back(InvalidValue(p + ".maxSkew", Int(c, {"maxSkew"}), "must be greater than zero"));
+        causes.push_back(
+            InvalidValue(p + ".maxSkew", Int(c, {"maxSkew"}), "must be greater than zero"));
       if (Str(c, {"topologyKey"}).empty())
         causes.push_back(Required(p + ".topologyKey", "can not be empty"));
       std::string wu = Str(c, {"whenUnsatisfiable"});
       if (wu != "DoNotSchedule" && wu != "ScheduleAnyway")
-        causes.push_back(NotSupported(p + ".whenUnsatisfiable", wu, {"DoNotSchedule", "ScheduleAnyway"}));
+        causes.push_back(
+            NotSupported(p + ".whenUnsatisfiable", wu, {"DoNotSchedule", "ScheduleAnyway"}));
     }
   if (const Json* r = At(spec, {"resources"})) ValidateResources(*r, path + ".resources", causes);
 }
@@ -628,8 +677,10 @@ void ValidatePodSpecUpdate(const Json& spec, const Json& old_spec, std::vector<C
       if ((*nc)[i].contains("image")) oc[i]["image"] = (*nc)[i]["image"];
   }
   auto copy = [&](const char* k) {
-    if (spec.contains(k)) allowed[k] = spec[k];
-    else allowed.erase(k);
+    if (spec.contains(k))
+      allowed[k] = spec[k];
+    else
+      allowed.erase(k);
   };
   copy("activeDeadlineSeconds");
   copy("ephemeralContainers");
@@ -723,10 +774,12 @@ PodSummary Summarize(const Json& pod) {
         std::string r = Str(*term, {"reason"});
         if (r.empty()) {
           int64_t sig = Int(*term, {"signal"});
-          r = sig ? "Signal:" + std::to_string(sig) : "ExitCode:" + std::to_string(Int(*term, {"exitCode"}));
+          r = sig ? "Signal:" + std::to_string(sig)
+                  : "ExitCode:" + std::to_string(Int(*term, {"exitCode"}));
         }
         s.reason = "Init:" + r;
-      } else if (wait && !Str(*wait, {"reason"}).empty() && Str(*wait, {"reason"}) != "PodInitializing") {
+      } else if (wait && !Str(*wait, {"reason"}).empty() &&
+                 Str(*wait, {"reason"}) != "PodInitializing") {
         s.reason = "Init:" + Str(*wait, {"reason"});
       } else {
         s.reason = "Init:" + std::to_string(i) + "/" + std::to_string(n_init);

@@ -67,10 +67,10 @@ Result<Quantity> Quantity::Parse(std::string_view s) {
   Quantity q;
   int exp10 = 0, exp2 = 0;
   static const std::pair<std::string_view, int> kDecimal[] = {
-      {"", 0}, {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3}, {"M", 6}, {"G", 9}, {"T", 12},
-      {"P", 15}, {"E", 18}};
-  static const std::pair<std::string_view, int> kBinary[] = {
-      {"Ki", 10}, {"Mi", 20}, {"Gi", 30}, {"Ti", 40}, {"Pi", 50}, {"Ei", 60}};
+      {"", 0},  {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3},
+      {"M", 6}, {"G", 9},  {"T", 12}, {"P", 15}, {"E", 18}};
+  static const std::pair<std::string_view, int> kBinary[] = {{"Ki", 10}, {"Mi", 20}, {"Gi", 30},
+                                                             {"Ti", 40}, {"Pi", 50}, {"Ei", 60}};
   bool matched = false;
   for (auto [suf, e] : kDecimal)
     if (suffix == suf) exp10 = e, matched = true, q.format_ = Format::kDecimalSI;

@@ -2,8 +2,8 @@
 // (pkg/printers/internalversion) and apimachinery's label helpers.
 #include "kinds/util.h"
 
-#include <nlohmann/json.hpp>
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 
@@ -98,10 +98,14 @@ std::string FormatSelector(const Json* sel) {
       std::string vals;
       if (const Json* vs = At(r, {"values"}); vs && vs->is_array())
         for (const auto& v : *vs) vals += (vals.empty() ? "" : ",") + v.get<std::string>();
-      if (op == "In") parts.push_back(key + " in (" + vals + ")");
-      else if (op == "NotIn") parts.push_back(key + " notin (" + vals + ")");
-      else if (op == "Exists") parts.push_back(key);
-      else if (op == "DoesNotExist") parts.push_back("!" + key);
+      if (op == "In")
+        parts.push_back(key + " in (" + vals + ")");
+      else if (op == "NotIn")
+        parts.push_back(key + " notin (" + vals + ")");
+      else if (op == "Exists")
+        parts.push_back(key);
+      else if (op == "DoesNotExist")
+        parts.push_back("!" + key);
     }
   }
   if (parts.empty()) return "<none>";
@@ -137,9 +141,10 @@ api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell,
 }
 
 api::TableColumn AgeColumn() {
-  return Column("Age", [](const Json& o) -> Json { return Age(o); }, 0, "string",
-                "CreationTimestamp is a timestamp representing the server time when this object "
-                "was created.");
+  return Column(
+      "Age", [](const Json& o) -> Json { return Age(o); }, 0, "string",
+      "CreationTimestamp is a timestamp representing the server time when this object "
+      "was created.");
 }
 
 std::vector<std::string> IsConfigMapKey(const std::string& key) {
@@ -154,8 +159,10 @@ std::vector<std::string> IsConfigMapKey(const std::string& key) {
         "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
         "'[-._a-zA-Z0-9]+')");
   if (key == ".") errs.push_back("must not be '.'");
-  if (key == "..") errs.push_back("must not be '..'");
-  else if (key.starts_with("..")) errs.push_back("must not start with '..'");
+  if (key == "..")
+    errs.push_back("must not be '..'");
+  else if (key.starts_with(".."))
+    errs.push_back("must not start with '..'");
   return errs;
 }
 
@@ -231,7 +238,8 @@ std::string GoLabelSelector(const Json* sel) {
     out += "map[string]string{";
     bool first = true;
     for (const auto& [k, v] : ml->items()) {
-      out += (first ? "" : ", ") + quote(k) + ":" + quote(v.is_string() ? v.get<std::string>() : v.dump());
+      out += (first ? "" : ", ") + quote(k) + ":" +
+             quote(v.is_string() ? v.get<std::string>() : v.dump());
       first = false;
     }
     out += "}";

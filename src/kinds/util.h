@@ -43,9 +43,8 @@ std::string ContainerImages(const Json* pod_spec);
 // Go's "%d/%d".
 std::string Ratio(int64_t a, int64_t b);
 
-api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell,
-                        int priority = 0, std::string type = "string",
-                        std::string description = "");
+api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell, int priority = 0,
+                        std::string type = "string", std::string description = "");
 // Age column (type "string": kubectl prints our pre-rendered cell).
 api::TableColumn AgeColumn();
 
@@ -57,8 +56,7 @@ inline std::string Idx(const std::string& path, size_t i) {
 // "." or "..".
 std::vector<std::string> IsConfigMapKey(const std::string& key);
 // Label selector validity (operators, values, label syntax) at `path`.
-void ValidateLabelSelector(const Json& sel, const std::string& path,
-                           std::vector<Cause>& causes);
+void ValidateLabelSelector(const Json& sel, const std::string& path, std::vector<Cause>& causes);
 // Whether a label selector (matchLabels + matchExpressions) selects `labels`.
 bool SelectorMatches(const Json& sel, const Json* labels);
 // Go's %#v of a metav1.LabelSelector, used in "field is immutable" messages.

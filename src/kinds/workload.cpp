@@ -2,16 +2,16 @@
 // pkg/apis/apps/validation and pkg/apis/core/validation.
 #include "kinds/workload.h"
 
-#include <nlohmann/json.hpp>
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "api/validation.h"
 #include "kinds/util.h"
 
 namespace berth::kinds {
 
-void ValidateSelectorMatchesTemplate(const Json& obj, const std::string& kind_lower,
-                                     bool required, std::vector<Cause>& causes) {
+void ValidateSelectorMatchesTemplate(const Json& obj, const std::string& kind_lower, bool required,
+                                     std::vector<Cause>& causes) {
   const Json* sel = At(obj, {"spec", "selector"});
   if (!sel) {
     if (required) causes.push_back(api::Required("spec.selector"));
@@ -21,10 +21,10 @@ void ValidateSelectorMatchesTemplate(const Json& obj, const std::string& kind_lo
   const Json* me = At(*sel, {"matchExpressions"});
   bool empty = (!ml || !ml->is_object() || ml->empty()) && (!me || !me->is_array() || me->empty());
   if (empty) {
-    causes.push_back(Cause{"FieldValueInvalid",
-                           "Invalid value: " + GoLabelSelector(sel) +
-                               ": empty selector is invalid for " + kind_lower,
-                           "spec.selector"});
+    causes.push_back(Cause{
+        "FieldValueInvalid",
+        "Invalid value: " + GoLabelSelector(sel) + ": empty selector is invalid for " + kind_lower,
+        "spec.selector"});
     return;
   }
   size_t before = causes.size();
@@ -73,8 +73,9 @@ int64_t ValidateIntOrPercent(const Json& parent, const char* key, const std::str
   }
   if (!ok) {
     causes.push_back(api::InvalidValue(
-        path, s, "a valid percent string must be a numeric string followed by an ending '%' "
-                 "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
+        path, s,
+        "a valid percent string must be a numeric string followed by an ending '%' "
+        "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
     return -1;
   }
   if (max100 && n > 100) {

@@ -14,8 +14,8 @@ namespace berth::kinds {
 // spec.selector required, non-empty, well-formed, and matching
 // spec.template.metadata.labels. `kind_lower` names the kind in the
 // "empty selector is invalid for deployment" message.
-void ValidateSelectorMatchesTemplate(const Json& obj, const std::string& kind_lower,
-                                     bool required, std::vector<Cause>& causes);
+void ValidateSelectorMatchesTemplate(const Json& obj, const std::string& kind_lower, bool required,
+                                     std::vector<Cause>& causes);
 // `path`: Invalid value when the integer at obj/key is negative.
 void ValidateNonNegative(const Json& parent, const char* key, const std::string& path,
                          std::vector<Cause>& causes);

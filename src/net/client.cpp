@@ -129,12 +129,12 @@ http::request<http::string_body> HttpsClient::Impl::BuildRequest(const std::stri
   if (!opts.bearer_token.empty()) {
     req.set(http::field::authorization, "Bearer " + opts.bearer_token);
   }
+  req.keep_alive(true);  // before the caller's headers, so "Connection: close" wins
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     req.prepare_payload();
   }
-  req.keep_alive(true);
   return req;
 }
 

@@ -263,9 +263,11 @@ TEST_F(KindsTest, PullPolicyDefaults) {
 }
 
 TEST_F(KindsTest, PodDefaultsAndStatus) {
-  Json p = {{"metadata", {{"name", "p"}, {"namespace", "d"}}},
-            {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"},
-                                       {"resources", {{"limits", {{"cpu", "1"}}}}}}}}}}};
+  Json p = {
+      {"metadata", {{"name", "p"}, {"namespace", "d"}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "c"}, {"image", "busybox"}, {"resources", {{"limits", {{"cpu", "1"}}}}}}}}}}};
   auto k = Kind("", "pods");
   k->hooks.defaults(p);
   EXPECT_EQ(p["spec"]["enableServiceLinks"], true);
@@ -297,24 +299,30 @@ TEST_F(KindsTest, OtherDefaults) {
   EXPECT_EQ(ns["spec"]["finalizers"], Json::array({"kubernetes"}));
   EXPECT_EQ(ns["status"]["phase"], "Active");
   EXPECT_EQ(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team");
-  Json sec = Defaulted("", "secrets", {{"metadata", {{"name", "s"}}}, {"stringData", {{"a", "hi"}}}});
+  Json sec =
+      Defaulted("", "secrets", {{"metadata", {{"name", "s"}}}, {"stringData", {{"a", "hi"}}}});
   EXPECT_EQ(sec["type"], "Opaque");
   EXPECT_EQ(sec["data"]["a"], "aGk=");
   EXPECT_FALSE(sec.contains("stringData"));
-  Json job = Defaulted("batch", "jobs", {{"metadata", {{"name", "j"}}}, {"spec", {{"template", {{"spec", Json::object()}}}}}});
+  Json job = Defaulted(
+      "batch", "jobs",
+      {{"metadata", {{"name", "j"}}}, {"spec", {{"template", {{"spec", Json::object()}}}}}});
   EXPECT_EQ(job["spec"]["completions"], 1);
   EXPECT_EQ(job["spec"]["parallelism"], 1);
   EXPECT_EQ(job["spec"]["backoffLimit"], 6);
   EXPECT_EQ(job["spec"]["completionMode"], "NonIndexed");
   EXPECT_EQ(job["spec"]["suspend"], false);
-  Json cj = Defaulted("batch", "cronjobs", {{"metadata", {{"name", "c"}}}, {"spec", {{"schedule", "* * * * *"}}}});
+  Json cj = Defaulted("batch", "cronjobs",
+                      {{"metadata", {{"name", "c"}}}, {"spec", {{"schedule", "* * * * *"}}}});
   EXPECT_EQ(cj["spec"]["concurrencyPolicy"], "Allow");
   EXPECT_EQ(cj["spec"]["successfulJobsHistoryLimit"], 3);
   EXPECT_EQ(cj["spec"]["failedJobsHistoryLimit"], 1);
-  Json sts = Defaulted("apps", "statefulsets", {{"metadata", {{"name", "s"}}}, {"spec", Json::object()}});
+  Json sts =
+      Defaulted("apps", "statefulsets", {{"metadata", {{"name", "s"}}}, {"spec", Json::object()}});
   EXPECT_EQ(sts["spec"]["podManagementPolicy"], "OrderedReady");
   EXPECT_EQ(sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"], 0);
-  Json ds = Defaulted("apps", "daemonsets", {{"metadata", {{"name", "d"}}}, {"spec", Json::object()}});
+  Json ds =
+      Defaulted("apps", "daemonsets", {{"metadata", {{"name", "d"}}}, {"spec", Json::object()}});
   EXPECT_EQ(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"], 1);
   Json crd = Defaulted("apiextensions.k8s.io", "customresourcedefinitions",
                        {{"metadata", {{"name", "widgets.example.com"}}},
@@ -333,47 +341,74 @@ struct Mistake {
 
 TEST_F(KindsTest, DeploymentMistakes) {
   std::vector<Mistake> cases = {
-      {"no selector", [](Json& d) { d["spec"].erase("selector"); }, "spec.selector", "Required value"},
+      {"no selector", [](Json& d) { d["spec"].erase("selector"); }, "spec.selector",
+       "Required value"},
       {"selector mismatch", [](Json& d) { d["spec"]["selector"]["matchLabels"]["app"] = "x"; },
        "spec.template.metadata.labels",
-       "Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"},
-      {"no containers", [](Json& d) { d["spec"]["template"]["spec"]["containers"] = Json::array(); },
+       "Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template "
+       "`labels`"},
+      {"no containers",
+       [](Json& d) { d["spec"]["template"]["spec"]["containers"] = Json::array(); },
        "spec.template.spec.containers", "Required value"},
       {"no image", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0].erase("image"); },
        "spec.template.spec.containers[0].image", "Required value"},
-      {"bad container name", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["name"] = "Nginx"; },
+      {"bad container name",
+       [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["name"] = "Nginx"; },
        "spec.template.spec.containers[0].name", ""},
-      {"duplicate container", [](Json& d) {
+      {"duplicate container",
+       [](Json& d) {
          auto& cs = d["spec"]["template"]["spec"]["containers"];
          cs.push_back(cs[0]);
-       }, "spec.template.spec.containers[1].name", "Duplicate value: \"nginx\""},
-      {"bad port", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 70000; },
+       },
+       "spec.template.spec.containers[1].name", "Duplicate value: \"nginx\""},
+      {"bad port",
+       [](Json& d) {
+         d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 70000;
+       },
        "spec.template.spec.containers[0].ports[0].containerPort",
        "Invalid value: 70000: must be between 1 and 65535, inclusive"},
       {"negative replicas", [](Json& d) { d["spec"]["replicas"] = -1; }, "spec.replicas",
        "Invalid value: -1: must be greater than or equal to 0"},
-      {"bad quantity", [](Json& d) {
+      {"bad quantity",
+       [](Json& d) {
          d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "lots";
-       }, "spec.template.spec.containers[0].resources.limits[cpu]", ""},
-      {"requests over limits", [](Json& d) {
+       },
+       "spec.template.spec.containers[0].resources.limits[cpu]", ""},
+      {"requests over limits",
+       [](Json& d) {
          d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"] = "1Gi";
-       }, "spec.template.spec.containers[0].resources.requests[memory]",
+       },
+       "spec.template.spec.containers[0].resources.requests[memory]",
        "Invalid value: \"1Gi\": must be less than or equal to memory limit of 128Mi"},
       {"missing volume", [](Json& d) { d["spec"]["template"]["spec"]["volumes"].erase(0); },
        "spec.template.spec.containers[0].volumeMounts[0].name", "Not found: \"conf\""},
-      {"duplicate volume", [](Json& d) {
+      {"duplicate volume",
+       [](Json& d) {
          auto& vs = d["spec"]["template"]["spec"]["volumes"];
          vs.push_back(vs[0]);
-       }, "spec.template.spec.volumes[6].name", "Duplicate value: \"conf\""},
-      {"bad env name", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"] = "A=B"; },
+       },
+       "spec.template.spec.volumes[6].name", "Duplicate value: \"conf\""},
+      {"bad env name",
+       [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"] = "A=B"; },
        "spec.template.spec.containers[0].env[0].name", ""},
       {"restart policy", [](Json& d) { d["spec"]["template"]["spec"]["restartPolicy"] = "Never"; },
-       "spec.template.spec.restartPolicy", "Unsupported value: \"Never\": supported values: \"Always\""},
-      {"bad strategy", [](Json& d) { d["spec"]["strategy"] = {{"type", "Blue"}}; }, "spec.strategy.type", ""},
-      {"probe without handler", [](Json& d) {
+       "spec.template.spec.restartPolicy",
+       "Unsupported value: \"Never\": supported values: \"Always\""},
+      {"bad strategy",
+       [](Json& d) {
+         d["spec"]["strategy"] = {{"type", "Blue"}};
+       },
+       "spec.strategy.type", ""},
+      {"probe without handler",
+       [](Json& d) {
          d["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = {{"periodSeconds", 5}};
-       }, "spec.template.spec.containers[0].livenessProbe", "Required value: must specify a handler type"},
-      {"bad pull policy", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Sometimes"; },
+       },
+       "spec.template.spec.containers[0].livenessProbe",
+       "Required value: must specify a handler type"},
+      {"bad pull policy",
+       [](Json& d) {
+         d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Sometimes";
+       },
        "spec.template.spec.containers[0].imagePullPolicy", ""},
   };
   for (const auto& m : cases) {
@@ -382,7 +417,8 @@ TEST_F(KindsTest, DeploymentMistakes) {
     auto causes = Create("apps", "deployments", d);
     bool found = false;
     for (const auto& c : causes)
-      if (c.field == m.field && (std::string(m.message).empty() || c.message == m.message)) found = true;
+      if (c.field == m.field && (std::string(m.message).empty() || c.message == m.message))
+        found = true;
     EXPECT_TRUE(found) << m.name << "\n" << Fields(causes);
   }
 }
@@ -402,7 +438,9 @@ TEST_F(KindsTest, DeploymentSelectorImmutable) {
             "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web2\"}, "
             "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable");
   Status st = api::InvalidStatus("Deployment", "apps", "web", causes);
-  EXPECT_EQ(st.message().rfind("Deployment.apps \"web\" is invalid: spec.selector: Invalid value", 0), 0u);
+  EXPECT_EQ(
+      st.message().rfind("Deployment.apps \"web\" is invalid: spec.selector: Invalid value", 0),
+      0u);
 }
 
 TEST_F(KindsTest, PodUpdateRestrictions) {
@@ -430,9 +468,11 @@ TEST_F(KindsTest, ServiceMistakes) {
   };
   EXPECT_TRUE(Create("", "services", svc({{{"port", 80}}})).empty());
   EXPECT_TRUE(HasField(Create("", "services", svc({{{"port", 0}}})), "spec.ports[0].port"));
-  EXPECT_TRUE(HasField(Create("", "services", svc({{{"port", 80}}, {{"port", 81}}})), "spec.ports[0].name"));
-  EXPECT_TRUE(HasField(Create("", "services", svc({{{"port", 80}, {"name", "a"}}, {{"port", 81}, {"name", "a"}}})),
-                       "spec.ports[1].name"));
+  EXPECT_TRUE(HasField(Create("", "services", svc({{{"port", 80}}, {{"port", 81}}})),
+                       "spec.ports[0].name"));
+  EXPECT_TRUE(HasField(
+      Create("", "services", svc({{{"port", 80}, {"name", "a"}}, {{"port", 81}, {"name", "a"}}})),
+      "spec.ports[1].name"));
   auto bad_type = Create("", "services", svc({{{"port", 80}}}, "Foo"));
   ASSERT_TRUE(HasField(bad_type, "spec.type"));
   EXPECT_EQ(bad_type[0].message,
@@ -456,17 +496,22 @@ TEST_F(KindsTest, ServiceMistakes) {
 }
 
 TEST_F(KindsTest, ConfigMapSecretJobCronJobCrd) {
-  EXPECT_TRUE(HasField(Create("", "configmaps", {{"metadata", {{"name", "c"}, {"namespace", "d"}}},
-                                                 {"data", {{"bad key", "x"}}}}),
-                       "data"));
-  EXPECT_TRUE(HasField(Create("", "secrets", {{"metadata", {{"name", "s"}, {"namespace", "d"}}},
-                                              {"data", {{"k", "not base64!"}}}}),
-                       "data[k]"));
-  EXPECT_TRUE(Create("", "secrets", {{"metadata", {{"name", "s"}, {"namespace", "d"}}},
-                                     {"data", {{"k", "aGk="}}}}).empty());
+  EXPECT_TRUE(HasField(
+      Create("", "configmaps",
+             {{"metadata", {{"name", "c"}, {"namespace", "d"}}}, {"data", {{"bad key", "x"}}}}),
+      "data"));
+  EXPECT_TRUE(HasField(
+      Create("", "secrets",
+             {{"metadata", {{"name", "s"}, {"namespace", "d"}}}, {"data", {{"k", "not base64!"}}}}),
+      "data[k]"));
+  EXPECT_TRUE(Create("", "secrets",
+                     {{"metadata", {{"name", "s"}, {"namespace", "d"}}}, {"data", {{"k", "aGk="}}}})
+                  .empty());
 
-  Json job = {{"metadata", {{"name", "pi"}, {"namespace", "d"}}},
-              {"spec", {{"template", {{"spec", {{"containers", {{{"name", "pi"}, {"image", "perl"}}}}}}}}}}};
+  Json job = {
+      {"metadata", {{"name", "pi"}, {"namespace", "d"}}},
+      {"spec",
+       {{"template", {{"spec", {{"containers", {{{"name", "pi"}, {"image", "perl"}}}}}}}}}}};
   auto causes = Create("batch", "jobs", job);
   ASSERT_TRUE(HasField(causes, "spec.template.spec.restartPolicy")) << Fields(causes);
   job["spec"]["template"]["spec"]["restartPolicy"] = "Never";
@@ -486,7 +531,8 @@ TEST_F(KindsTest, ConfigMapSecretJobCronJobCrd) {
   cj["spec"]["schedule"] = "every minute";
   causes = Create("batch", "cronjobs", cj);
   ASSERT_TRUE(HasField(causes, "spec.schedule"));
-  EXPECT_EQ(causes[0].message, "Invalid value: \"every minute\": expected exactly 5 fields, found 2: [every minute]");
+  EXPECT_EQ(causes[0].message,
+            "Invalid value: \"every minute\": expected exactly 5 fields, found 2: [every minute]");
 
   Json crd = Json::parse(R"({"metadata": {"name": "widgets.example.com"},
     "spec": {"group": "example.com", "scope": "Namespaced",
@@ -513,7 +559,8 @@ TEST_F(KindsTest, Cron) {
   auto weekly = CronSchedule::Parse("0 9 * * MON-FRI");
   ASSERT_TRUE(weekly.ok());
   // 2025-01-04 is a Saturday: next run is Monday 09:00.
-  EXPECT_EQ(weekly->Next(*ParseRFC3339("2025-01-04T10:00:00Z")), *ParseRFC3339("2025-01-06T09:00:00Z"));
+  EXPECT_EQ(weekly->Next(*ParseRFC3339("2025-01-04T10:00:00Z")),
+            *ParseRFC3339("2025-01-06T09:00:00Z"));
   EXPECT_TRUE(CronSchedule::Parse("@hourly").ok());
   EXPECT_TRUE(CronSchedule::Parse("@every 1h30m").ok());
   EXPECT_FALSE(CronSchedule::Parse("60 * * * *").ok());
@@ -526,8 +573,9 @@ TEST_F(KindsTest, PodTable) {
   std::vector<std::string> names;
   for (const auto& c : k->columns) names.push_back(c.name + (c.priority ? "*" : ""));
   EXPECT_EQ(names, (std::vector<std::string>{"Ready", "Status", "Restarts", "Age", "IP*", "Node*",
-                                              "Nominated Node*", "Readiness Gates*"}));
-  Json pod = Json::parse(R"({"metadata": {"name": "web-1", "creationTimestamp": "2020-01-01T00:00:00Z"},
+                                             "Nominated Node*", "Readiness Gates*"}));
+  Json pod =
+      Json::parse(R"({"metadata": {"name": "web-1", "creationTimestamp": "2020-01-01T00:00:00Z"},
     "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "node-1"},
     "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.9"}],
       "containerStatuses": [
@@ -537,22 +585,28 @@ TEST_F(KindsTest, PodTable) {
   EXPECT_EQ(cells[0], "1/2");
   EXPECT_EQ(cells[1], "CrashLoopBackOff");
   EXPECT_EQ(cells[2], "3");
-  EXPECT_EQ(cells[3].back(), 'y');  // years old
+  EXPECT_NE(cells[3].find('y'), std::string::npos) << cells[3];  // years old
   EXPECT_EQ(cells[4], "10.0.0.9");
   EXPECT_EQ(cells[5], "node-1");
   EXPECT_EQ(cells[6], "<none>");
   EXPECT_EQ(cells[7], "<none>");
 
-  Json pending = {{"spec", {{"containers", {{{"name", "a"}}}}}}, {"status", {{"phase", "Pending"}}}};
+  Json pending = {{"spec", {{"containers", {{{"name", "a"}}}}}},
+                  {"status", {{"phase", "Pending"}}}};
   EXPECT_EQ(Cells(*k, pending)[1], "Pending");
-  pending["status"]["containerStatuses"] = {{{"name", "a"}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}}};
+  pending["status"]["containerStatuses"] = {
+      {{"name", "a"}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}}};
   EXPECT_EQ(Cells(*k, pending)[1], "ContainerCreating");
   Json done = {{"spec", {{"containers", {{{"name", "a"}}}}}},
-               {"status", {{"phase", "Succeeded"},
-                           {"containerStatuses", {{{"name", "a"}, {"state", {{"terminated", {{"reason", "Completed"}, {"exitCode", 0}}}}}}}}}}};
+               {"status",
+                {{"phase", "Succeeded"},
+                 {"containerStatuses",
+                  {{{"name", "a"},
+                    {"state", {{"terminated", {{"reason", "Completed"}, {"exitCode", 0}}}}}}}}}}};
   EXPECT_EQ(Cells(*k, done)[1], "Completed");
   Json deleting = {{"metadata", {{"deletionTimestamp", "2025-01-01T00:00:00Z"}}},
-                   {"spec", {{"containers", {{{"name", "a"}}}}}}, {"status", {{"phase", "Running"}}}};
+                   {"spec", {{"containers", {{{"name", "a"}}}}}},
+                   {"status", {{"phase", "Running"}}}};
   EXPECT_EQ(Cells(*k, deleting)[1], "Terminating");
 }
 
@@ -570,10 +624,13 @@ TEST_F(KindsTest, DeploymentAndServiceTables) {
   EXPECT_EQ(cells[6], "app=web");
 
   auto sk = Kind("", "services");
-  Json s = {{"spec", {{"type", "NodePort"}, {"clusterIP", "10.96.0.10"},
-                      {"ports", {{{"port", 80}, {"nodePort", 30080}, {"protocol", "TCP"}},
-                                 {{"port", 53}, {"protocol", "UDP"}}}},
-                      {"selector", {{"app", "web"}, {"tier", "fe"}}}}}};
+  Json s = {{"spec",
+             {{"type", "NodePort"},
+              {"clusterIP", "10.96.0.10"},
+              {"ports",
+               {{{"port", 80}, {"nodePort", 30080}, {"protocol", "TCP"}},
+                {{"port", 53}, {"protocol", "UDP"}}}},
+              {"selector", {{"app", "web"}, {"tier", "fe"}}}}}};
   cells = Cells(*sk, s);
   EXPECT_EQ(cells[0], "NodePort");
   EXPECT_EQ(cells[1], "10.96.0.10");
@@ -585,7 +642,9 @@ TEST_F(KindsTest, DeploymentAndServiceTables) {
 
   auto ek = Kind("", "events");
   EXPECT_FALSE(ek->table_name_column);
-  Json ev = {{"type", "Normal"}, {"reason", "Scheduled"}, {"message", "ok "},
+  Json ev = {{"type", "Normal"},
+             {"reason", "Scheduled"},
+             {"message", "ok "},
              {"involvedObject", {{"kind", "Pod"}, {"name", "x"}}}};
   cells = Cells(*ek, ev);
   EXPECT_EQ(cells[3], "pod/x");
@@ -599,13 +658,16 @@ TEST_F(KindsTest, FieldSelectors) {
   EXPECT_EQ(pods->hooks.field(p, "status.phase"), "Running");
   EXPECT_EQ(pods->hooks.field(p, "spec.bogus"), std::nullopt);
   auto ev = Kind("", "events");
-  Json e = {{"involvedObject", {{"uid", "u1"}, {"kind", "Pod"}}}, {"source", {{"component", "kubelet"}}}};
+  Json e = {{"involvedObject", {{"uid", "u1"}, {"kind", "Pod"}}},
+            {"source", {{"component", "kubelet"}}}};
   EXPECT_EQ(ev->hooks.field(e, "involvedObject.uid"), "u1");
   EXPECT_EQ(ev->hooks.field(e, "source"), "kubelet");
   EXPECT_EQ(ev->hooks.field(e, "involvedObject.name"), "");
   EXPECT_EQ(Kind("", "nodes")->hooks.field(Json::object(), "spec.unschedulable"), "false");
   EXPECT_EQ(Kind("", "secrets")->hooks.field(Json{{"type", "Opaque"}}, "type"), "Opaque");
-  EXPECT_EQ(Kind("batch", "jobs")->hooks.field(Json{{"status", {{"succeeded", 2}}}}, "status.successful"), "2");
+  EXPECT_EQ(
+      Kind("batch", "jobs")->hooks.field(Json{{"status", {{"succeeded", 2}}}}, "status.successful"),
+      "2");
 }
 
 }  // namespace

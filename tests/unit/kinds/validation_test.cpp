@@ -65,8 +65,8 @@ TEST(Validation, InvalidStatusAggregates) {
   Status one = InvalidStatus("Deployment", "apps", "web", {Required("spec.selector")});
   EXPECT_EQ(one.code(), Code::kInvalid);
   EXPECT_EQ(one.message(), "Deployment.apps \"web\" is invalid: spec.selector: Required value");
-  Status two = InvalidStatus("Pod", "", "p",
-                             {Required("spec.containers"), InvalidValue("metadata.name", "P", "x")});
+  Status two = InvalidStatus(
+      "Pod", "", "p", {Required("spec.containers"), InvalidValue("metadata.name", "P", "x")});
   EXPECT_EQ(two.message(),
             "Pod \"p\" is invalid: [spec.containers: Required value, metadata.name: Invalid "
             "value: \"P\": x]");
@@ -75,7 +75,8 @@ TEST(Validation, InvalidStatusAggregates) {
 
 TEST(Validation, ObjectMeta) {
   std::vector<Cause> causes;
-  Json obj = {{"metadata", {{"name", "Foo"}, {"namespace", "default"}, {"labels", {{"ok", "-bad"}}}}}};
+  Json obj = {
+      {"metadata", {{"name", "Foo"}, {"namespace", "default"}, {"labels", {{"ok", "-bad"}}}}}};
   ValidateObjectMeta(obj, true, "subdomain", causes);
   ASSERT_EQ(causes.size(), 2u);
   EXPECT_EQ(causes[0].field, "metadata.name");
@@ -93,7 +94,8 @@ TEST(Validation, ObjectMeta) {
   EXPECT_EQ(causes[1].field, "metadata.namespace");
 
   causes.clear();
-  ValidateObjectMeta(Json{{"metadata", {{"name", "n"}, {"namespace", "x"}}}}, false, "label", causes);
+  ValidateObjectMeta(Json{{"metadata", {{"name", "n"}, {"namespace", "x"}}}}, false, "label",
+                     causes);
   ASSERT_EQ(causes.size(), 1u);
   EXPECT_EQ(causes[0].message, "Forbidden: not allowed on this type");
 

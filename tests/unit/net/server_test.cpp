@@ -477,7 +477,6 @@ TEST_F(ServerTest, ChunksArriveOneByOne) {
 
 TEST_F(ServerTest, ClientStoppingAStreamIsSeenByTheHandler) {
   Event handler_done;
-  bool write_failed = false;
   Router r;
   r.Handle("/stream", [&](Request&, ResponseWriter& w) {
     w.Start(200, {});
@@ -487,17 +486,14 @@ TEST_F(ServerTest, ClientStoppingAStreamIsSeenByTheHandler) {
     std::condition_variable cv;
     std::unique_lock<std::mutex> l(mu);
     while (!w.PeerClosed()) cv.wait_for(l, 5ms);
-    write_failed = !w.Write("late\n");
     handler_done.Notify();
   });
   StartServer(std::move(r));
   HttpsClient c(Opts(true));
   auto res = c.Stream("GET", "/stream", {}, "", [](std::string_view) { return false; });
   ASSERT_TRUE(res.ok()) << res.status().ToString();
+  // PeerClosed() notices the client going away without any write attempt.
   ASSERT_TRUE(handler_done.Wait());
-  // The write may still succeed into the kernel buffer; what matters is that
-  // PeerClosed() ended the loop. A second write after RST definitely fails.
-  (void)write_failed;
 }
 
 TEST_F(ServerTest, StopWithOpenStreamIsPrompt) {

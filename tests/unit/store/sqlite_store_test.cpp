@@ -479,7 +479,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersGetDistinctRevisions) {
   auto s = Open();
   ASSERT_TRUE(s);
   constexpr int kThreads = 8;
-  constexpr int kPerThread = 150;
+  constexpr int kPerThread = 100;
   ASSERT_TRUE(s->Create("/counter", "0").ok());
   auto w = s->WatchPrefix("/c/", 1);
   ASSERT_TRUE(w.ok());
