@@ -6,6 +6,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 DATA_DIR ?= /var/lib/berth
 PORT ?= 6443
+# Lets ccache reuse objects between clones of the repository in other folders.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps build run test unit e2e bench fuzz test-asan format clean
 

@@ -132,8 +132,11 @@ struct ApiServer::Impl {
   }
 
   int Fail(ResponseWriter& w, const Status& st, const Target* t = nullptr, const std::string& name = "") {
+    // As in k8s, details.kind is the resource except for Invalid, which names
+    // the Kind (kubectl prints `The Deployment "x" is invalid: ...`).
     if (t && t->kind)
-      ReplyStatus(w, st, t->kind->group, t->kind->resource, name.empty() ? t->name : name);
+      ReplyStatus(w, st, t->kind->group, st.code() == Code::kInvalid ? t->kind->kind : t->kind->resource,
+                  name.empty() ? t->name : name);
     else
       ReplyStatus(w, st);
     return HttpCode(st.code());
@@ -224,6 +227,21 @@ struct ApiServer::Impl {
       std::string doc = internal::OpenApiGroupVersion(*os->kinds(), *os->schemas(), gv);
       if (doc.empty()) return Fail(w, NotFound("the server could not find the requested resource"));
       w.Reply(200, Headers{{"Content-Type", kJson}, {"Cache-Control", "public, immutable"}}, doc);
+      return 200;
+    }
+    if (seg.size() == 2 && seg[1] == "v2") {
+      // A schema-less OpenAPI v2 document. kubectl validates `kind: List`
+      // files and kinds it cannot find in v3 (wrong apiVersion/kind) with
+      // the v2 validator, which skips kinds without a schema; a 404 instead
+      // fails the command with "failed to download openapi".
+      if (r.Header("Accept").find("protobuf") != std::string::npos) {
+        // openapi_v2.Document{swagger: "2.0", info: {title: "Kubernetes", version: "v1.32.0"}}
+        static const std::string kDoc = std::string("\x0a\x03" "2.0" "\x12\x15" "\x0a\x0a" "Kubernetes" "\x12\x07" "v1.32.0");
+        w.Reply(200, Headers{{"Content-Type", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}}, kDoc);
+        return 200;
+      }
+      ReplyJson(w, 200, Json{{"swagger", "2.0"}, {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},
+                             {"paths", Json::object()}, {"definitions", Json::object()}});
       return 200;
     }
     return Fail(w, NotFound("the server could not find the requested resource"));
@@ -432,16 +450,20 @@ struct ApiServer::Impl {
       }
       std::string out;
       for (const auto& e : *evs) {
-        Json obj;
+        out += "{\"type\":\"" + e.type + "\",\"object\":";
         if (table) {
-          obj = {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"},
-                 {"metadata", {{"resourceVersion", (*e.object)["metadata"].value("resourceVersion", "")}}},
-                 {"columnDefinitions", first_table ? internal::TableColumns(k) : Json::array()},
-                 {"rows", Json::array({internal::TableRow(k, *e.object, include)})}};
+          Json obj = {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"},
+                      {"metadata", {{"resourceVersion", (*e.object)["metadata"].value("resourceVersion", "")}}},
+                      {"columnDefinitions", first_table ? internal::TableColumns(k) : Json::array()},
+                      {"rows", Json::array({internal::TableRow(k, *e.object, include)})}};
           first_table = false;
+          out += obj.dump();
+        } else if (e.json) {
+          out += *e.json;  // serialised once for every watcher of this change
+        } else {
+          out += e.object->dump();
         }
-        out += Json{{"type", e.type}, {"object", table ? obj : *e.object}}.dump();
-        out += '\n';
+        out += "}\n";
       }
       if (!out.empty()) {
         if (!w.Write(out)) break;

@@ -43,6 +43,9 @@ struct KindHooks {
   // Prepares an object before it is first stored (e.g. a Pod's status.phase =
   // Pending, a Service's clusterIP). May fail the request.
   std::function<Status(Json& obj)> prepare_create;
+  // Carries over server-assigned values the client left out on an update
+  // (a Service's clusterIP, node ports). Runs before defaults.
+  std::function<void(Json& obj, const Json& old)> prepare_update;
   // Extra field-selector fields: returns the value of `field` or nullopt if the
   // field is not supported for this kind (metadata.name and metadata.namespace
   // are always supported).

@@ -1,5 +1,8 @@
 #include "api/objects.h"
 
+#include <deque>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "api/encryption.h"
@@ -56,6 +59,19 @@ void AddFinalizer(Json& obj, const std::string& f) {
   for (const auto& x : m["finalizers"])
     if (x == f) return;
   m["finalizers"].push_back(f);
+}
+
+// A body must be an object of the kind the URL names (apiVersion and kind may
+// be left out).
+Status CheckTypeMeta(const KindInfo& k, const Json& obj) {
+  if (!obj.is_object()) return BadRequest("the body of the request was not an object");
+  if (obj.contains("apiVersion") && obj["apiVersion"].is_string() && obj["apiVersion"] != k.ApiVersion())
+    return BadRequest("the API version in the data (" + obj["apiVersion"].get<std::string>() +
+                      ") does not match the expected API version (" + k.ApiVersion() + ")");
+  if (obj.contains("kind") && obj["kind"].is_string() && obj["kind"] != k.kind)
+    return BadRequest("the kind in the data (" + obj["kind"].get<std::string>() +
+                      ") does not match the expected kind (" + k.kind + ")");
+  return Status::Ok();
 }
 
 struct Selectors {
@@ -134,9 +150,47 @@ Status ConflictError(const KindInfo& k, const std::string& name) {
                   "version and try again");
 }
 
+struct ObjectStore::Decoded {
+  Json object;
+  std::string json;
+};
+
+// Recent decoded watch events, so N watchers of one change cost one decode and
+// one serialisation. Bounded FIFO: entries are only useful for a moment.
+struct ObjectStore::DecodeCache {
+  static constexpr size_t kMax = 1024;
+  std::mutex mu;
+  std::map<std::pair<std::string, int64_t>, std::shared_ptr<const Decoded>> entries;
+  std::deque<std::pair<std::string, int64_t>> order;
+};
+
 ObjectStore::ObjectStore(store::Store* store, KindRegistry* kinds, SchemaRegistry* schemas,
                          Encryptor* enc)
-    : store_(store), kinds_(kinds), schemas_(schemas), enc_(enc) {}
+    : decode_cache_(std::make_shared<DecodeCache>()), store_(store), kinds_(kinds), schemas_(schemas), enc_(enc) {}
+
+std::shared_ptr<const ObjectStore::Decoded> ObjectStore::DecodeShared(const KindInfo& k, const store::KeyValue& kv) {
+  auto id = std::make_pair(kv.key, kv.mod_revision);
+  {
+    std::lock_guard<std::mutex> l(decode_cache_->mu);
+    auto it = decode_cache_->entries.find(id);
+    if (it != decode_cache_->entries.end()) return it->second;
+  }
+  auto obj = Decode(k, kv);
+  if (!obj.ok()) return nullptr;
+  auto d = std::make_shared<Decoded>();
+  d->json = obj->dump();
+  d->object = std::move(obj).value();
+  std::lock_guard<std::mutex> l(decode_cache_->mu);
+  auto [it, inserted] = decode_cache_->entries.emplace(id, d);
+  if (inserted) {
+    decode_cache_->order.push_back(id);
+    if (decode_cache_->order.size() > DecodeCache::kMax) {
+      decode_cache_->entries.erase(decode_cache_->order.front());
+      decode_cache_->order.pop_front();
+    }
+  }
+  return it->second;
+}
 
 std::string ObjectStore::Key(const KindInfo& k, const std::string& ns, const std::string& name) const {
   std::string key = "/registry/" + (k.group.empty() ? std::string("core") : k.group) + "/" + k.resource + "/";
@@ -248,7 +302,7 @@ Result<ObjectList> ObjectStore::List(const KindInfo& k, const ListParams& p) {
   return out;
 }
 
-Status ObjectStore::CheckNamespace(const KindInfo& k, const std::string& ns) {
+Status ObjectStore::CheckNamespace(const KindInfo& k, const std::string& ns, const std::string& name) {
   if (!k.namespaced) return Status::Ok();
   auto nsk = kinds_->Find("", "v1", "namespaces");
   if (!nsk) return Status::Ok();
@@ -258,7 +312,7 @@ Status ObjectStore::CheckNamespace(const KindInfo& k, const std::string& ns) {
     return n.status();
   }
   if (IsDeleting(*n))
-    return Status(Code::kForbidden, k.resource + " \"\" is forbidden: unable to create new content in namespace " +
+    return Status(Code::kForbidden, k.resource + " \"" + name + "\" is forbidden: unable to create new content in namespace " +
                                         ns + " because it is being terminated");
   return Status::Ok();
 }
@@ -290,6 +344,20 @@ Status ObjectStore::ValidateAll(const KindInfo& k, const Json& obj, const Json* 
     const Json& nm = obj["metadata"];
     if (om.value("name", "") != nm.value("name", "")) causes.push_back(Immutable("metadata.name"));
     if (om.value("namespace", "") != nm.value("namespace", "")) causes.push_back(Immutable("metadata.namespace"));
+    // A deleting object may drop finalizers but not gain new ones, as in k8s.
+    if (IsDeleting(*old) && nm.contains("finalizers") && nm["finalizers"].is_array()) {
+      std::string added;
+      for (const auto& f : nm["finalizers"]) {
+        bool had = false;
+        if (om.contains("finalizers") && om["finalizers"].is_array())
+          for (const auto& g : om["finalizers"]) had = had || g == f;
+        if (!had) added += (added.empty() ? "" : ", ") + f.dump();
+      }
+      if (!added.empty())
+        causes.push_back(Forbidden("metadata.finalizers",
+                                   "no new finalizers can be added if the object is being deleted, found new finalizers []string{" +
+                                       added + "}"));
+    }
   }
   if (k.from_crd && !k.schema_ref.empty()) {
     if (auto schema = schemas_->Get(k.schema_ref)) {
@@ -307,13 +375,7 @@ Status ObjectStore::ValidateAll(const KindInfo& k, const Json& obj, const Json* 
 
 Result<Json> ObjectStore::Create(const KindInfo& k, const std::string& ns, Json obj,
                                  const WriteOptions& o) {
-  if (!obj.is_object()) return BadRequest("the body of the request was not an object");
-  if (obj.contains("apiVersion") && obj["apiVersion"].is_string() && obj["apiVersion"] != k.ApiVersion())
-    return BadRequest("the API version in the data (" + obj["apiVersion"].get<std::string>() +
-                      ") does not match the expected API version (" + k.ApiVersion() + ")");
-  if (obj.contains("kind") && obj["kind"].is_string() && obj["kind"] != k.kind)
-    return BadRequest("the kind in the data (" + obj["kind"].get<std::string>() +
-                      ") does not match the expected kind (" + k.kind + ")");
+  BERTH_RETURN_IF_ERROR(CheckTypeMeta(k, obj));
   BERTH_RETURN_IF_ERROR(CheckUnknownFields(k, obj, o));
   obj["apiVersion"] = k.ApiVersion();
   obj["kind"] = k.kind;
@@ -345,7 +407,7 @@ Result<Json> ObjectStore::Create(const KindInfo& k, const std::string& ns, Json 
   if (k.hooks.defaults) k.hooks.defaults(obj);
   if (k.hooks.prepare_create) BERTH_RETURN_IF_ERROR(k.hooks.prepare_create(obj));
   BERTH_RETURN_IF_ERROR(ValidateAll(k, obj, nullptr));
-  BERTH_RETURN_IF_ERROR(CheckNamespace(k, ns));
+  BERTH_RETURN_IF_ERROR(CheckNamespace(k, ns, Name(obj)));
   std::string name = Name(obj);
   if (o.dry_run) {
     auto existing = store_->Get(Key(k, ns, name));
@@ -420,8 +482,8 @@ Result<Json> ObjectStore::UpdateOnce(const KindInfo& k, const std::string& ns, c
     next = old;
     if (obj.contains("spec") && obj["spec"].is_object() && obj["spec"].contains("finalizers"))
       next["spec"]["finalizers"] = obj["spec"]["finalizers"];
-    else if (next.contains("spec"))
-      next["spec"].erase("finalizers");
+    else  // empty, not absent: the Namespace defaults would put "kubernetes" back
+      next["spec"]["finalizers"] = Json::array();
   } else {
     next = std::move(obj);
     if (k.status_subresource) {
@@ -442,6 +504,7 @@ Result<Json> ObjectStore::UpdateOnce(const KindInfo& k, const std::string& ns, c
   }
   next["apiVersion"] = k.ApiVersion();
   next["kind"] = k.kind;
+  if (sub == Subresource::kMain && k.hooks.prepare_update) k.hooks.prepare_update(next, old);
   if (k.hooks.defaults) k.hooks.defaults(next);
   BERTH_RETURN_IF_ERROR(ValidateAll(k, next, &old));
 
@@ -455,13 +518,7 @@ Result<Json> ObjectStore::UpdateOnce(const KindInfo& k, const std::string& ns, c
 
 Result<Json> ObjectStore::Update(const KindInfo& k, const std::string& ns, const std::string& name,
                                  Json obj, const WriteOptions& o, Subresource sub) {
-  if (!obj.is_object()) return BadRequest("the body of the request was not an object");
-  if (obj.contains("apiVersion") && obj["apiVersion"].is_string() && obj["apiVersion"] != k.ApiVersion())
-    return BadRequest("the API version in the data (" + obj["apiVersion"].get<std::string>() +
-                      ") does not match the expected API version (" + k.ApiVersion() + ")");
-  if (obj.contains("kind") && obj["kind"].is_string() && obj["kind"] != k.kind)
-    return BadRequest("the kind in the data (" + obj["kind"].get<std::string>() +
-                      ") does not match the expected kind (" + k.kind + ")");
+  BERTH_RETURN_IF_ERROR(CheckTypeMeta(k, obj));
   Json& m = Meta(obj);
   std::string body_name = m.value("name", "");
   if (!body_name.empty() && body_name != name)
@@ -657,16 +714,16 @@ class FilteredWatch : public ObjectWatch {
     std::vector<WatchEvent> out;
     for (auto& e : *evs) {
       last_rev_ = e.kv.mod_revision;
-      store::KeyValue kv = e.kv;
-      auto obj = Decode(kv);
-      if (!obj) continue;
-      bool now = Matches(*os_, *kind_, sel_, *obj);
+      auto dec = os_->DecodeShared(*kind_, e.kv);
+      if (!dec) continue;
+      const bool filtered = sel_.labels || sel_.fields;
+      bool now = !filtered || Matches(*os_, *kind_, sel_, dec->object);
       bool before = true;
-      if (e.prev) {
-        auto p = Decode(*e.prev);
-        before = p && Matches(*os_, *kind_, sel_, *p);
-      } else if (e.is_create) {
+      if (e.is_create) {
         before = false;
+      } else if (e.prev && filtered) {
+        auto p = os_->DecodeShared(*kind_, *e.prev);
+        before = p && Matches(*os_, *kind_, sel_, p->object);
       }
       WatchEvent we;
       we.revision = e.kv.mod_revision;
@@ -685,7 +742,8 @@ class FilteredWatch : public ObjectWatch {
       } else {
         continue;
       }
-      we.object = std::make_shared<Json>(std::move(*obj));
+      we.object = std::shared_ptr<const Json>(dec, &dec->object);
+      we.json = std::shared_ptr<const std::string>(dec, &dec->json);
       out.push_back(std::move(we));
     }
     return out;
@@ -694,13 +752,6 @@ class FilteredWatch : public ObjectWatch {
   void Close() override { w_->Close(); }
 
  private:
-  std::optional<Json> Decode(const store::KeyValue& kv) {
-    // ObjectStore::Decode is private; re-derive through Get-like decoding.
-    auto j = os_->DecodeForWatch(*kind_, kv);
-    if (!j.ok()) return std::nullopt;
-    return std::move(j).value();
-  }
-
   ObjectStore* os_;
   KindPtr kind_;
   Selectors sel_;

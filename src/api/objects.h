@@ -56,7 +56,10 @@ enum class PatchType { kJson, kMerge, kStrategic, kApply };
 
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
-  std::shared_ptr<Json> object;
+  std::shared_ptr<const Json> object;
+  // The object serialised, shared by every watcher of the same change (may be
+  // null for synthetic initial events; serialise `object` then).
+  std::shared_ptr<const std::string> json;
   int64_t revision = 0;
 };
 
@@ -102,6 +105,10 @@ class ObjectStore {
 
   // Decodes a stored value (for watch streams).
   Result<Json> DecodeForWatch(const KindInfo& k, const store::KeyValue& kv) const;
+  // The same, decoded and serialised once per change however many watchers
+  // ask (a small cache keyed by key and revision).
+  struct Decoded;  // {Json object; std::string json;}, defined in objects.cpp
+  std::shared_ptr<const Decoded> DecodeShared(const KindInfo& k, const store::KeyValue& kv);
 
   KindRegistry* kinds() const { return kinds_; }
   SchemaRegistry* schemas() const { return schemas_; }
@@ -110,7 +117,7 @@ class ObjectStore {
  private:
   Result<Json> Decode(const KindInfo& k, const store::KeyValue& kv) const;
   Result<std::string> Encode(const KindInfo& k, const Json& obj) const;
-  Status CheckNamespace(const KindInfo& k, const std::string& ns);
+  Status CheckNamespace(const KindInfo& k, const std::string& ns, const std::string& name);
   Status ValidateAll(const KindInfo& k, const Json& obj, const Json* old);
   Status CheckUnknownFields(const KindInfo& k, Json& obj, const WriteOptions& o);
   // Writes `next` over `old` (mod revision `rev`), or removes the object when
@@ -119,6 +126,8 @@ class ObjectStore {
   Result<Json> UpdateOnce(const KindInfo& k, const std::string& ns, const std::string& name,
                           Json obj, const WriteOptions& o, Subresource sub, bool* conflict_retryable);
 
+  struct DecodeCache;
+  std::shared_ptr<DecodeCache> decode_cache_;
   store::Store* store_;
   KindRegistry* kinds_;
   SchemaRegistry* schemas_;

@@ -95,11 +95,19 @@ void Rebuild(const KindRegistry& kinds, const SchemaRegistry& schemas, Cache& c)
             {"application/merge-patch+json", {{"schema", Json::object()}}},
             {"application/strategic-merge-patch+json", {{"schema", Json::object()}}},
             {"application/apply-patch+yaml", {{"schema", Json::object()}}}}}};
+      // Custom resources do not take strategic merge patches (415); kubectl
+      // reads this list to choose between SMP and a JSON merge patch.
+      if (k->from_crd) item_ops["patch"]["requestBody"]["content"].erase("application/strategic-merge-patch+json");
       Json pp = Json::array({Param("name", "path")});
       if (k->namespaced) pp.push_back(Param("namespace", "path"));
       item_ops["parameters"] = pp;
       paths[item] = item_ops;
-      if (k->status_subresource) paths[item + "/status"] = {{"patch", Operation(*k, "patch", true)}};
+      if (k->status_subresource) {
+        // Same patch types as the main resource: kubectl checks whichever
+        // PATCH of the kind it meets first.
+        paths[item + "/status"] = {{"patch", Operation(*k, "patch", true)}};
+        paths[item + "/status"]["patch"]["requestBody"] = item_ops["patch"]["requestBody"];
+      }
       if (!k->schema_ref.empty() && names.insert(k->schema_ref).second) todo.push_back(k->schema_ref);
     }
     Json comps = Json::object();

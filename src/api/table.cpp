@@ -60,8 +60,9 @@ Json EvalSimpleJsonPath(const Json& obj, const std::string& path) {
 
 Json TableColumns(const KindInfo& k) {
   Json cols = Json::array();
-  cols.push_back(ColumnDef("Name", "string", "name",
-                           "Name must be unique within a namespace. Cannot be updated.", 0));
+  if (k.table_name_column)
+    cols.push_back(ColumnDef("Name", "string", "name",
+                             "Name must be unique within a namespace. Cannot be updated.", 0));
   if (k.columns.empty()) {
     cols.push_back(ColumnDef("Age", "string", "",
                              "CreationTimestamp is a timestamp representing the server time when this object was created.", 0));
@@ -72,7 +73,7 @@ Json TableColumns(const KindInfo& k) {
 
 Json TableRow(const KindInfo& k, const Json& obj, bool include_object) {
   Json cells = Json::array();
-  cells.push_back(obj.contains("metadata") ? obj["metadata"].value("name", "") : "");
+  if (k.table_name_column) cells.push_back(obj.contains("metadata") ? obj["metadata"].value("name", "") : "");
   if (k.columns.empty()) {
     cells.push_back(AgeCell(obj));
   }

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/time.h"
 #include "kinds/kinds.h"
+#include "kinds/service_alloc.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "store/store.h"
@@ -140,6 +141,7 @@ int RunServer(const ServerConfig& cfg) {
   api::SchemaRegistry schemas;
   kinds::RegisterBuiltins(kinds, schemas);
   api::ObjectStore objects(db.get(), &kinds, &schemas, enc->get());
+  kinds::InstallServiceAllocator(&objects);
   if (Status s = api::InstallCustomResources(&objects); !s.ok())
     log::Warn("custom resources are not served", log::Fields()("err", s.ToString()));
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) EnsureNamespace(objects, ns);

@@ -42,11 +42,18 @@ class GarbageCollector : public Controller {
       std::lock_guard<std::mutex> l(mu_);
       auto old = nodes_.find(uid);
       if (old != nodes_.end())
-        for (const auto& o : old->second.owners) dependents_[o.value("uid", "")].erase(uid);
+        for (const auto& o : old->second.owners) {
+          auto d = dependents_.find(o.value("uid", ""));
+          if (d == dependents_.end()) continue;
+          d->second.erase(uid);
+          if (d->second.empty()) dependents_.erase(d);
+        }
       if (type == "DELETED") {
         nodes_.erase(uid);
         // Its dependents may now be orphans.
-        for (const auto& d : dependents_[uid]) push.push_back(d);
+        auto d = dependents_.find(uid);
+        if (d != dependents_.end())
+          for (const auto& dep : d->second) push.push_back(dep);
       } else {
         Node n{KindOf(os_, k.group, k.resource), obj["metadata"].value("namespace", ""),
                obj["metadata"].value("name", ""), {}};
@@ -143,7 +150,6 @@ class GarbageCollector : public Controller {
     const Json& refs = Field(obj, "metadata", "ownerReferences");
     if (!refs.is_array() || refs.empty()) return Status::Ok();
     std::vector<std::string> gone;
-    bool waiting_foreground = false;
     for (const auto& r : refs) {
       std::string api_version = r.value("apiVersion", "");
       std::string group, version;
@@ -156,10 +162,7 @@ class GarbageCollector : public Controller {
       auto ok = os_->kinds()->FindByKind(group, version, r.value("kind", ""));
       if (!ok) continue;  // unknown owner kind: leave it alone, as k8s does
       auto owner = os_->Get(*ok, ok->namespaced ? n.ns : "", r.value("name", ""));
-      if (owner.ok() && (*owner)["metadata"].value("uid", "") == r.value("uid", "")) {
-        if (HasFinalizer(*owner, "foregroundDeletion")) waiting_foreground = true;
-        continue;
-      }
+      if (owner.ok() && (*owner)["metadata"].value("uid", "") == r.value("uid", "")) continue;
       if (!owner.ok() && owner.status().code() != Code::kNotFound) return owner.status();
       gone.push_back(r.value("uid", ""));
     }
@@ -171,7 +174,6 @@ class GarbageCollector : public Controller {
       auto r = os_->Delete(*n.kind, n.ns, n.name, dp, api::WriteOptions{});
       return r.ok() || r.status().code() == Code::kNotFound || r.status().code() == Code::kConflict ? Status::Ok() : r.status();
     }
-    (void)waiting_foreground;
     auto r = os_->Mutate(*n.kind, n.ns, n.name, [&](Json& o) {
       Json kept = Json::array();
       for (const auto& ref : o["metadata"]["ownerReferences"])

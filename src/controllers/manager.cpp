@@ -1,6 +1,7 @@
 #include <pthread.h>
 
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <thread>
 
 #include "controllers/base.h"
@@ -15,6 +16,7 @@ struct Manager::Impl {
   std::vector<std::unique_ptr<Controller>> ctrls;
   std::thread feeder;
   std::atomic<bool> stop{false};
+  std::mutex watch_mu;  // guards `watch` between the feeder and Stop()
   std::unique_ptr<store::Watch> watch;
 
   api::KindPtr KindForKey(const std::string& key) {
@@ -59,12 +61,15 @@ struct Manager::Impl {
         }
         auto w = os->raw()->WatchPrefix("/registry/", from);
         if (!w.ok()) continue;
+        std::lock_guard<std::mutex> l(watch_mu);
+        if (stop) return;
         watch = std::move(w).value();
       }
       auto evs = watch->Next(500);
       if (!evs.ok()) {
         if (stop) return;
         log::Info("controller watch restarted", log::Fields()("err", evs.status().ToString()));
+        std::lock_guard<std::mutex> l(watch_mu);
         watch.reset();
         continue;
       }
@@ -94,6 +99,11 @@ void Manager::Start() {
 
 void Manager::Stop() {
   impl_->stop = true;
+  {
+    // Wakes the feeder from its blocking Next().
+    std::lock_guard<std::mutex> l(impl_->watch_mu);
+    if (impl_->watch) impl_->watch->Close();
+  }
   if (impl_->feeder.joinable()) impl_->feeder.join();
   for (auto& c : impl_->ctrls) c->Stop();
 }

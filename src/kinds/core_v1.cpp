@@ -215,12 +215,6 @@ std::string ServicePorts(const Json& o) {
   return out;
 }
 
-uint32_t Fnv1a(const std::string& s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) h = (h ^ c) * 16777619u;
-  return h;
-}
-
 void ValidateService(const Json& o, const Json* old, std::vector<Cause>& causes) {
   static const std::vector<std::string> kTypes = {"ClusterIP", "ExternalName", "LoadBalancer",
                                                   "NodePort"};
@@ -361,31 +355,15 @@ api::KindInfo Service() {
     if (type == "LoadBalancer") SetDefault(spec, "allocateLoadBalancerNodePorts", true);
     if (!Has(o, {"status"})) o["status"] = {{"loadBalancer", Json::object()}};
   };
-  // Cluster IPs and node ports come from a hash of the service's identity:
-  // stable, stateless and unique enough for a single small cluster. The
-  // address range matches kube-apiserver's default service CIDR 10.96.0.0/12.
+  // Cluster IPs and node ports are allocated by kinds/service_alloc.cpp, which
+  // needs the store; this hook only fills what follows from them.
   k.hooks.prepare_create = [](Json& o) {
     Json& spec = Obj(o, {"spec"});
-    std::string type = Str(spec, {"type"}, "ClusterIP");
-    if (type == "ExternalName") return Status::Ok();
-    std::string id = Str(o, {"metadata", "namespace"}) + "/" + Str(o, {"metadata", "name"});
-    if (Str(spec, {"clusterIP"}).empty()) {
-      uint32_t h = Fnv1a(id) % ((1u << 20) - 2) + 2;  // skip .0 and the apiserver's .1
-      uint32_t ip = (10u << 24) | (96u << 16) | h;
-      spec["clusterIP"] = std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
-                          std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
-    }
-    if (!Has(spec, {"clusterIPs"})) spec["clusterIPs"] = Json::array({spec["clusterIP"]});
+    if (Str(spec, {"type"}, "ClusterIP") == "ExternalName") return Status::Ok();
+    if (!Has(spec, {"clusterIPs"}) && !Str(spec, {"clusterIP"}).empty())
+      spec["clusterIPs"] = Json::array({spec["clusterIP"]});
     SetDefault(spec, "ipFamilies", Json::array({"IPv4"}));
     SetDefault(spec, "ipFamilyPolicy", "SingleStack");
-    if (type == "NodePort" || type == "LoadBalancer") {
-      int i = 0;
-      ForEach(spec, "ports", [&](Json& p) {
-        if (Int(p, {"nodePort"}) == 0)
-          p["nodePort"] = 30000 + Fnv1a(id + "#" + std::to_string(i)) % 2768;
-        ++i;
-      });
-    }
     return Status::Ok();
   };
   k.hooks.validate = ValidateService;

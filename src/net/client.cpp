@@ -65,8 +65,7 @@ struct HttpsClient::Impl {
     reused = false;
   }
   http::request<http::string_body> BuildRequest(const std::string& method,
-                                                const std::string& target,
-                                                const Headers& headers,
+                                                const std::string& target, const Headers& headers,
                                                 const std::string& body) const;
 };
 
@@ -117,9 +116,9 @@ Status HttpsClient::Impl::Connect() {
 }
 
 http::request<http::string_body> HttpsClient::Impl::BuildRequest(const std::string& method,
-                                                                  const std::string& target,
-                                                                  const Headers& headers,
-                                                                  const std::string& body) const {
+                                                                 const std::string& target,
+                                                                 const Headers& headers,
+                                                                 const std::string& body) const {
   http::request<http::string_body> req;
   req.method_string(method);
   req.target(target);
@@ -255,8 +254,7 @@ Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std:
 }
 
 Result<ClientResponse> HttpsClient::StreamLines(const std::string& method,
-                                                const std::string& target,
-                                                const Headers& headers,
+                                                const std::string& target, const Headers& headers,
                                                 const ChunkCallback& on_line) {
   std::string pending;
   bool stopped = false;

@@ -17,11 +17,11 @@ namespace berth::net {
 struct ClientOptions {
   std::string host = "127.0.0.1";
   int port = 6443;
-  std::string ca_file;      // PEM CA bundle; empty = system roots
-  std::string cert_file;    // optional client certificate (PEM)
-  std::string key_file;     // its key
-  std::string bearer_token; // sent as Authorization: Bearer unless a header overrides it
-  std::string server_name;  // name checked against the certificate; default `host`
+  std::string ca_file;       // PEM CA bundle; empty = system roots
+  std::string cert_file;     // optional client certificate (PEM)
+  std::string key_file;      // its key
+  std::string bearer_token;  // sent as Authorization: Bearer unless a header overrides it
+  std::string server_name;   // name checked against the certificate; default `host`
   bool insecure_skip_verify = false;
   size_t max_body_bytes = 256 << 20;
 };

@@ -1,9 +1,10 @@
 #include "net/http.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
-#include <strings.h>
 
 namespace berth::net {
 
@@ -32,9 +33,8 @@ void Router::Handle(const std::string& pattern, Handler h) {
     }
     prefixes_.emplace_back(prefix, std::move(h));
     // Longest first, so the first match in Match() is the most specific one.
-    std::stable_sort(prefixes_.begin(), prefixes_.end(), [](const auto& a, const auto& b) {
-      return a.first.size() > b.first.size();
-    });
+    std::stable_sort(prefixes_.begin(), prefixes_.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
     return;
   }
   exact_[pattern] = std::move(h);

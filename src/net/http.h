@@ -29,9 +29,9 @@ struct CaseInsensitiveLess {
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw request target, path plus query
-  std::string path;    // percent-decoded path, no query
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // raw request target, path plus query
+  std::string path;                               // percent-decoded path, no query
   std::multimap<std::string, std::string> query;  // decoded query parameters
   Headers headers;
   std::string body;
@@ -47,21 +47,31 @@ struct Request {
 // Writes one response. Either Reply() once, or Start() then any number of
 // Write() calls then End(). A streaming writer returns false from Write() once
 // the peer has gone; handlers stop then.
+//
+// A long-running handler (a watch waiting for events) must wake up now and then
+// (a few hundred ms) to check PeerClosed(): once the client leaves or the
+// server stops, PeerClosed() is true and Write() false, and the server's Stop()
+// waits for the handler to return. A writer belongs to its handler's thread.
+// An End() the handler forgets is sent for it; no reply at all becomes a 500.
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
   virtual void Reply(int code, const Headers& headers, std::string body) = 0;
   virtual bool Start(int code, const Headers& headers) = 0;  // chunked
-  virtual bool Write(std::string_view chunk) = 0;           // one flushed chunk
+  virtual bool Write(std::string_view chunk) = 0;            // one flushed chunk
   virtual void End() = 0;
   // True once the client closed its side (checked without blocking).
   virtual bool PeerClosed() = 0;
   // Hijacks the connection for a websocket session (RFC 6455). `protocol` is
-  // the chosen subprotocol. Returns nullptr if the request was not an upgrade.
+  // the chosen subprotocol. Returns nullptr if the request was not an upgrade
+  // (the handler may then still Reply()). The session must be destroyed before
+  // the handler returns; the connection closes afterwards.
   class WebSocket;
   virtual std::unique_ptr<WebSocket> UpgradeWebSocket(const std::string& protocol) = 0;
 };
 
+// Messages are binary. Full duplex: one thread may block in Receive() while
+// another calls SendBinary(); concurrent calls of the same method serialise.
 class ResponseWriter::WebSocket {
  public:
   virtual ~WebSocket() = default;

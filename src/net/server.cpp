@@ -147,12 +147,18 @@ std::string Base64UrlDecode(std::string_view in) {
   int val = 0, bits = -8;
   for (char c : in) {
     int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '-' || c == '+') d = 62;
-    else if (c == '_' || c == '/') d = 63;
-    else break;  // '=' padding or garbage ends the value
+    if (c >= 'A' && c <= 'Z')
+      d = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      d = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      d = 62;
+    else if (c == '_' || c == '/')
+      d = 63;
+    else
+      break;  // '=' padding or garbage ends the value
     val = (val << 6) | d;
     bits += 6;
     if (bits >= 0) {
@@ -294,8 +300,7 @@ struct HttpsServerState {
   }
   void ReapFinished();
   void EnforceDeadlines();
-  void RunConnection(std::shared_ptr<ConnSlot> slot, UniqueFd fd, int family,
-                     std::string remote);
+  void RunConnection(std::shared_ptr<ConnSlot> slot, UniqueFd fd, int family, std::string remote);
   bool IsAnonymous(const std::string& path) const;
 };
 
@@ -485,8 +490,7 @@ bool Connection::Dispatch(BeastRequest& breq) {
 
   const Handler* h = srv_->router.Match(r.path);
   if (h == nullptr) {
-    SendStatus(404, "NotFound", "the server could not find the requested resource",
-               keep_alive_);
+    SendStatus(404, "NotFound", "the server could not find the requested resource", keep_alive_);
     return keep_alive_ && !failed_;
   }
 
@@ -712,9 +716,8 @@ bool ServerWebSocket::SendBinary(std::string_view data) {
 bool ServerWebSocket::Receive(std::string* data) {
   std::lock_guard<std::mutex> l(recv_mu_);
   rbuf_.clear();
-  ErrorCode ec = RunOnIo([&](auto done) {
-    ws_.async_read(rbuf_, [done](ErrorCode ec, size_t) { done(ec); });
-  });
+  ErrorCode ec = RunOnIo(
+      [&](auto done) { ws_.async_read(rbuf_, [done](ErrorCode ec, size_t) { done(ec); }); });
   if (ec) return false;
   *data = beast::buffers_to_string(rbuf_.data());
   return true;
@@ -754,9 +757,8 @@ Status HttpsServerState::SetupTls() {
   try {
     tls = std::make_unique<ssl::context>(ssl::context::tls_server);
     tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                     ssl::context::no_tlsv1_1 | ssl::context::single_dh_use |
-                     SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX* ctx = tls->native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     tls->use_certificate_chain_file(opts.cert_file);
@@ -778,8 +780,8 @@ Status HttpsServerState::SetupTls() {
     SSL_CTX_set_session_id_context(ctx, kSidCtx, sizeof kSidCtx - 1);
     SSL_CTX_set_alpn_select_cb(ctx, AlpnSelect, nullptr);
   } catch (const boost::system::system_error& e) {
-    return Internal(std::string("TLS setup: ") + e.what() + " (cert " + opts.cert_file +
-                    ", key " + opts.key_file + ", client CA " + opts.client_ca_file + ")");
+    return Internal(std::string("TLS setup: ") + e.what() + " (cert " + opts.cert_file + ", key " +
+                    opts.key_file + ", client CA " + opts.client_ca_file + ")");
   }
   return Status::Ok();
 }
@@ -789,7 +791,8 @@ Status HttpsServerState::Listen() {
   socklen_t len = 0;
   int family = AF_INET;
   std::string host = opts.bind.empty() ? "0.0.0.0" : opts.bind;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
@@ -813,16 +816,17 @@ Status HttpsServerState::Listen() {
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    return Status(Code::kUnavailable, "bind " + opts.bind + ":" + std::to_string(opts.port) +
-                                          ": " + std::strerror(errno));
+    return Status(Code::kUnavailable, "bind " + opts.bind + ":" + std::to_string(opts.port) + ": " +
+                                          std::strerror(errno));
   }
-  if (::listen(fd.get(), 1024) != 0) return Internal(std::string("listen: ") + std::strerror(errno));
+  if (::listen(fd.get(), 1024) != 0)
+    return Internal(std::string("listen: ") + std::strerror(errno));
   sockaddr_storage actual{};
   socklen_t alen = sizeof actual;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&actual), &alen);
-  bound_port = ntohs(actual.ss_family == AF_INET6
-                         ? reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port
-                         : reinterpret_cast<sockaddr_in*>(&actual)->sin_port);
+  bound_port =
+      ntohs(actual.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port
+                                         : reinterpret_cast<sockaddr_in*>(&actual)->sin_port);
   listen_fd = std::move(fd);
   return Status::Ok();
 }
@@ -871,8 +875,7 @@ void HttpsServerState::AcceptLoop() {
     for (;;) {  // drain the backlog
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
-      UniqueFd fd(::accept4(listen_fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                            SOCK_CLOEXEC));
+      UniqueFd fd(::accept4(listen_fd.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC));
       if (fd.get() < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
           log::Warn("accept failed", log::Fields()("err", std::strerror(errno)));
@@ -898,7 +901,7 @@ void HttpsServerState::AcceptLoop() {
 }
 
 void HttpsServerState::RunConnection(std::shared_ptr<ConnSlot> slot, UniqueFd fd, int family,
-                                      std::string remote) {
+                                     std::string remote) {
   NameThread("berth-http-conn");
   {
     ErrorCode ec;

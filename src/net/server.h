@@ -15,10 +15,10 @@ namespace berth::net {
 
 struct ServerOptions {
   std::string bind = "0.0.0.0";
-  int port = 6443;              // 0 picks a free port; see HttpsServer::port()
-  std::string cert_file;        // PEM serving certificate (chain)
-  std::string key_file;         // PEM private key
-  std::string client_ca_file;   // PEM CA that signs client certificates
+  int port = 6443;                          // 0 picks a free port; see HttpsServer::port()
+  std::string cert_file;                    // PEM serving certificate (chain)
+  std::string key_file;                     // PEM private key
+  std::string client_ca_file;               // PEM CA that signs client certificates
   size_t max_body_bytes = 3 * 1024 * 1024;  // larger bodies get 413
   size_t max_header_bytes = 64 * 1024;
   int idle_timeout_seconds = 120;

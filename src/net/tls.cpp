@@ -135,8 +135,7 @@ struct CertSpec {
 };
 
 // Builds and signs a certificate for `key`. A null issuer means self-signed.
-Result<X509Ptr> BuildCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
-                          EVP_PKEY* issuer_key) {
+Result<X509Ptr> BuildCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key) {
   X509Ptr x(X509_new());
   if (!x || X509_set_version(x.get(), 2) != 1) return SslError("new certificate");
 
@@ -161,8 +160,8 @@ Result<X509Ptr> BuildCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
       return SslError("subject O=" + o);
   }
   if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1,
-                                 -1, 0) != 1)
+                                 reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1,
+                                 0) != 1)
     return SslError("subject CN=" + spec.cn);
   X509* issuer_cert = issuer ? issuer : x.get();
   if (X509_set_issuer_name(x.get(), X509_get_subject_name(issuer_cert)) != 1 ||
@@ -176,8 +175,8 @@ Result<X509Ptr> BuildCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
     BERTH_RETURN_IF_ERROR(AddExt(x.get(), issuer_cert, NID_subject_key_identifier, "hash"));
   } else {
     BERTH_RETURN_IF_ERROR(AddExt(x.get(), issuer_cert, NID_basic_constraints, "critical,CA:FALSE"));
-    BERTH_RETURN_IF_ERROR(AddExt(x.get(), issuer_cert, NID_key_usage,
-                                 "critical,digitalSignature,keyEncipherment"));
+    BERTH_RETURN_IF_ERROR(
+        AddExt(x.get(), issuer_cert, NID_key_usage, "critical,digitalSignature,keyEncipherment"));
     if (spec.eku) BERTH_RETURN_IF_ERROR(AddExt(x.get(), issuer_cert, NID_ext_key_usage, spec.eku));
     BERTH_RETURN_IF_ERROR(AddExt(x.get(), issuer_cert, NID_subject_key_identifier, "hash"));
     BERTH_RETURN_IF_ERROR(
@@ -248,8 +247,7 @@ Result<CertKey> IssueClientCert(const CertKey& ca, const std::string& user,
   return Issue(ca, spec);
 }
 
-Status WriteCertKey(const CertKey& ck, const std::string& cert_path,
-                    const std::string& key_path) {
+Status WriteCertKey(const CertKey& ck, const std::string& cert_path, const std::string& key_path) {
   // Key first: a certificate without its key on disk is never left behind.
   BERTH_RETURN_IF_ERROR(WriteFileAtomic(key_path, ck.key_pem, 0600));
   return WriteFileAtomic(cert_path, ck.cert_pem, 0644);

@@ -546,17 +546,21 @@ Result<std::unique_ptr<Db>> SqliteStore::AcquireReader() {
       return db;
     }
   }
-  // The pool grows to the peak number of concurrent readers.
+  // Bursts open extra readers; ReleaseReader keeps only kMaxIdleReaders of
+  // them, so memory returns to its idle size after the burst. Readers share
+  // the OS page cache, so a small private cache each is enough.
   BERTH_ASSIGN_OR_RETURN(auto db, Db::Open(opts_.path, SQLITE_OPEN_READWRITE));
   BERTH_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
-  BERTH_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-8192"));
+  BERTH_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-2048"));
   return db;
 }
 
 void SqliteStore::ReleaseReader(std::unique_ptr<Db> db) {
   if (!db) return;
+  constexpr size_t kMaxIdleReaders = 4;
   std::lock_guard<std::mutex> l(pool_mu_);
-  if (!pool_closed_) readers_.push_back(std::move(db));
+  if (!pool_closed_ && readers_.size() < kMaxIdleReaders) readers_.push_back(std::move(db));
+  // Otherwise `db` closes here.
 }
 
 Result<KeyValue> SqliteStore::Get(const std::string& key) {

@@ -2,9 +2,9 @@
 #include "api/objects.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
+#include "testing/temp_store.h"
+
 #include <nlohmann/json.hpp>
 
 #include "api/crd.h"
@@ -17,23 +17,13 @@ namespace {
 class ObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-objects-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store::SqliteOptions so;
-    so.path = dir_ + "/state.db";
-    auto st = store::OpenSqlite(so);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    db_ = std::move(st).value();
+    ASSERT_TRUE(store_.get());
+    db_ = store_.get();
     kinds::RegisterBuiltins(kinds_, schemas_);
     enc_ = std::make_unique<Encryptor>(std::string(32, 'k'));
-    os_ = std::make_unique<ObjectStore>(db_.get(), &kinds_, &schemas_, enc_.get());
+    os_ = std::make_unique<ObjectStore>(db_, &kinds_, &schemas_, enc_.get());
     ASSERT_TRUE(InstallCustomResources(os_.get()).ok());
     ASSERT_TRUE(os_->Create(*K("", "namespaces"), "", Ns("default"), {}).ok());
-  }
-  void TearDown() override {
-    os_.reset();
-    db_->Close();
-    std::filesystem::remove_all(dir_);
   }
   KindPtr K(const std::string& g, const std::string& r) {
     for (const auto& k : kinds_.All())
@@ -51,8 +41,8 @@ class ObjectStoreTest : public ::testing::Test {
                        image + R"("}]}}}})");
   }
 
-  std::string dir_;
-  std::unique_ptr<store::Store> db_;
+  testing::TempStore store_;
+  store::Store* db_ = nullptr;
   KindRegistry kinds_;
   SchemaRegistry schemas_;
   std::unique_ptr<Encryptor> enc_;

@@ -94,12 +94,13 @@ class ServerTest : public ::testing::Test {
     opts.cert_file = pki_.server_cert;
     opts.key_file = pki_.server_key;
     opts.client_ca_file = pki_.ca_cert;
-    server_ = std::make_unique<HttpsServer>(std::move(opts), std::move(router),
-                                            [](const std::string& token) -> std::optional<Identity> {
-                                              if (token == "good-token")
-                                                return Identity{"alice", {"devs", "qa"}};
-                                              return std::nullopt;
-                                            });
+    server_ =
+        std::make_unique<HttpsServer>(std::move(opts), std::move(router),
+                                      [](const std::string& token) -> std::optional<Identity> {
+                                        if (token == "good-token")
+                                          return Identity{"alice", {"devs", "qa"}};
+                                        return std::nullopt;
+                                      });
     Status st = server_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     ASSERT_GT(server_->port(), 0);
@@ -255,10 +256,10 @@ TEST_F(ServerTest, UnknownRouteIs404StatusJson) {
 TEST_F(ServerTest, RequestIsParsed) {
   Router r;
   r.Handle("/echo/*", [](Request& req, ResponseWriter& w) {
-    nlohmann::json j = {{"method", req.method},       {"path", req.path},
-                        {"target", req.target},       {"q", req.Query("fieldSelector")},
-                        {"n", req.query.count("a")},  {"ct", req.Header("content-type")},
-                        {"body", req.body},           {"remote", req.remote_addr}};
+    nlohmann::json j = {{"method", req.method},      {"path", req.path},
+                        {"target", req.target},      {"q", req.Query("fieldSelector")},
+                        {"n", req.query.count("a")}, {"ct", req.Header("content-type")},
+                        {"body", req.body},          {"remote", req.remote_addr}};
     w.Reply(201, {{"Content-Type", "application/json"}, {"X-Test", "yes\r\nInjected: 1"}},
             j.dump());
   });
@@ -395,9 +396,10 @@ TEST_F(ServerTest, PlainHttpToTlsPortFails) {
   EXPECT_EQ(calls, 0);
   // curl agrees: no 200 over plain HTTP.
   int rc = -1;
-  std::string code = RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:" +
-                                    std::to_string(server_->port()) + "/count",
-                                &rc);
+  std::string code =
+      RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:" +
+                     std::to_string(server_->port()) + "/count",
+                 &rc);
   EXPECT_EQ(code, "400");
   EXPECT_EQ(calls, 0);
 }
@@ -457,7 +459,8 @@ TEST_F(ServerTest, ChunksArriveOneByOne) {
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->Header("Transfer-Encoding"), "chunked");
   EXPECT_TRUE(server_saw_ack);
-  EXPECT_EQ(chunks, (std::vector<std::string>{"{\"type\":\"ADDED\"}\n", "{\"type\":\"MODIFIED\"}\n"}));
+  EXPECT_EQ(chunks,
+            (std::vector<std::string>{"{\"type\":\"ADDED\"}\n", "{\"type\":\"MODIFIED\"}\n"}));
 
   // The connection is reusable after a stream that ended cleanly.
   auto again = c.Do("GET", "/whoami");
@@ -674,21 +677,22 @@ TEST_F(ServerTest, CurlInterop) {
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, "admin|system:masters");
   // The DNS SANs verify too (curl resolves "kubernetes" to us).
-  out = RunCommand(base + "--resolve kubernetes:" + port + ":127.0.0.1 -H 'Authorization: Bearer good-token' https://kubernetes:" +
-                       port + "/whoami",
-                   &rc);
+  out = RunCommand(
+      base + "--resolve kubernetes:" + port +
+          ":127.0.0.1 -H 'Authorization: Bearer good-token' https://kubernetes:" + port + "/whoami",
+      &rc);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, "alice|devs,qa");
   out = RunCommand(base + "-w ' %{http_code}' https://127.0.0.1:" + port + "/whoami", &rc);
   EXPECT_NE(out.find("\"reason\":\"Unauthorized\""), std::string::npos) << out;
   EXPECT_EQ(out.substr(out.size() - 4), " 401");
-  out = RunCommand(base + "-N -H 'Authorization: Bearer good-token' https://127.0.0.1:" + port +
-                       "/stream",
-                   &rc);
+  out = RunCommand(
+      base + "-N -H 'Authorization: Bearer good-token' https://127.0.0.1:" + port + "/stream", &rc);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
   // curl refuses TLS 1.1, which the server does not speak.
-  RunCommand(base + "--tlsv1.1 --tls-max 1.1 https://127.0.0.1:" + port + "/whoami 2>/dev/null", &rc);
+  RunCommand(base + "--tlsv1.1 --tls-max 1.1 https://127.0.0.1:" + port + "/whoami 2>/dev/null",
+             &rc);
   EXPECT_NE(rc, 0);
   // A large upload with Expect: 100-continue.
   out = RunCommand("head -c 2000000 /dev/zero | " + base +

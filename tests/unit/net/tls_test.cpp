@@ -31,7 +31,8 @@ TEST(File, AtomicWriteReadAndMode) {
   EXPECT_EQ(Mode(p), 0640u);
   // No temp files are left behind.
   int files = 0;
-  for (auto& e : std::filesystem::directory_iterator(dir.path() + "/a/b")) files += !e.is_directory();
+  for (auto& e : std::filesystem::directory_iterator(dir.path() + "/a/b"))
+    files += !e.is_directory();
   EXPECT_EQ(files, 1);
   EXPECT_EQ(ReadFile(dir.path() + "/missing").status().code(), Code::kNotFound);
   EXPECT_FALSE(WriteFileAtomic(dir.path() + "/nodir/x", "x").ok());
@@ -74,13 +75,12 @@ TEST(Pki, EnsureCreatesThenReuses) {
 
   // The real openssl tool agrees on chain, purpose and subject.
   int rc = -1;
-  std::string out = RunCommand("openssl verify -purpose sslserver -CAfile " + p.ca_cert + " " +
-                                   p.server_cert + " 2>&1",
-                               &rc);
+  std::string out = RunCommand(
+      "openssl verify -purpose sslserver -CAfile " + p.ca_cert + " " + p.server_cert + " 2>&1",
+      &rc);
   EXPECT_EQ(rc, 0) << out;
-  out = RunCommand("openssl verify -purpose sslclient -CAfile " + p.ca_cert + " " + p.admin_cert +
-                       " 2>&1",
-                   &rc);
+  out = RunCommand(
+      "openssl verify -purpose sslclient -CAfile " + p.ca_cert + " " + p.admin_cert + " 2>&1", &rc);
   EXPECT_EQ(rc, 0) << out;
   out = RunCommand("openssl x509 -noout -subject -nameopt RFC2253 -in " + p.admin_cert, &rc);
   EXPECT_NE(out.find("CN=admin,O=system:masters"), std::string::npos) << out;
@@ -101,8 +101,8 @@ TEST(Pki, LoadRejectsMismatchedKey) {
   auto a = IssueClientCert(*ca, "a", {"g1", "g2"}, 10);
   auto b = IssueClientCert(*ca, "b", {}, 10);
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(WriteCertKey({a->cert_pem, b->key_pem}, dir.path() + "/x.crt", dir.path() + "/x.key")
-                  .ok());
+  ASSERT_TRUE(
+      WriteCertKey({a->cert_pem, b->key_pem}, dir.path() + "/x.crt", dir.path() + "/x.key").ok());
   EXPECT_FALSE(LoadCertKey(dir.path() + "/x.crt", dir.path() + "/x.key").ok());
   EXPECT_FALSE(IssueServingCert(*ca, "s", {}, {"not-an-ip"}).ok());
 }
