@@ -237,7 +237,7 @@ struct ApiServer::Impl {
       if (r.Header("Accept").find("protobuf") != std::string::npos) {
         // openapi_v2.Document{swagger: "2.0", info: {title: "Kubernetes", version: "v1.32.0"}}
         static const std::string kDoc = std::string("\x0a\x03" "2.0" "\x12\x15" "\x0a\x0a" "Kubernetes" "\x12\x07" "v1.32.0");
-        w.Reply(200, Headers{{"Content-Type", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}}, kDoc);
+        w.Reply(200, Headers{{"Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"}}, kDoc);
         return 200;
       }
       ReplyJson(w, 200, Json{{"swagger", "2.0"}, {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0"}}},

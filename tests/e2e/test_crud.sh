@@ -130,6 +130,16 @@ kind: ConfigMap
 metadata: {name: l-c, labels: {env: qa}}
 EOF
 expect_ok "apply a multi-document file" kubectl apply -f "$M/labelled.yaml"
+cat >"$M/list.yaml" <<'EOF'
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: li-1}, data: {k: "1"}}
+- {apiVersion: v1, kind: Secret, metadata: {name: li-2}, stringData: {k: "2"}}
+EOF
+expect_ok "apply a kind: List" kubectl apply -f "$M/list.yaml"
+assert_eq "List items created" $'configmap/li-1 created\nsecret/li-2 created' "$OUT"
+expect_ok "delete a kind: List" kubectl delete -f "$M/list.yaml"
 names() { kubectl get cm "$@" -o jsonpath='{range .items[*]}{.metadata.name} {end}'; }
 assert_eq "-l env=prod" "l-a " "$(names -l env=prod)"
 assert_eq "-l env!=prod (has env)" "l-b l-c " "$(names -l 'env,env!=prod')"
