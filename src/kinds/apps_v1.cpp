@@ -42,8 +42,6 @@ std::vector<api::TableColumn> WideTemplateColumns(bool selector) {
   return cols;
 }
 
-Json IntCell(const Json& o, std::initializer_list<std::string_view> path) { return Int(o, path); }
-
 void DefaultTemplate(Json& o) {
   if (Json* t = const_cast<Json*>(At(o, {"spec", "template"}))) DefaultPodTemplate(*t);
 }
@@ -89,21 +87,11 @@ api::KindInfo Deployment() {
             return Ratio(Int(o, {"status", "readyReplicas"}), Int(o, {"spec", "replicas"}));
           },
           0, "string", "Number of the pod with ready state"),
-      Column(
-          "Up-to-date",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "updatedReplicas"});
-          },
-          0, "integer",
-          "Total number of non-terminated pods targeted by this deployment that have the desired "
+      IntColumn("Up-to-date", {"status", "updatedReplicas"}, 0,
+                "Total number of non-terminated pods targeted by this deployment that have the desired "
           "template spec."),
-      Column(
-          "Available",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "availableReplicas"});
-          },
-          0, "integer",
-          "Total number of available pods (ready for at least minReadySeconds) targeted by this "
+      IntColumn("Available", {"status", "availableReplicas"}, 0,
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this "
           "deployment."),
       AgeColumn(),
   };
@@ -163,24 +151,9 @@ api::KindInfo ReplicaSet() {
   k.scale = api::ScaleInfo{};
   k.track_generation = true;
   k.columns = {
-      Column(
-          "Desired",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"spec", "replicas"});
-          },
-          0, "integer", "Number of desired pods."),
-      Column(
-          "Current",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "replicas"});
-          },
-          0, "integer", "Number of actual pods."),
-      Column(
-          "Ready",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "readyReplicas"});
-          },
-          0, "integer", "Number of ready pods."),
+      IntColumn("Desired", {"spec", "replicas"}, 0, "Number of desired pods."),
+      IntColumn("Current", {"status", "replicas"}, 0, "Number of actual pods."),
+      IntColumn("Ready", {"status", "readyReplicas"}, 0, "Number of ready pods."),
       AgeColumn(),
   };
   for (auto& c : WideTemplateColumns(true)) k.columns.push_back(std::move(c));
@@ -274,36 +247,11 @@ api::KindInfo DaemonSet() {
   k.status_subresource = true;
   k.track_generation = true;
   k.columns = {
-      Column(
-          "Desired",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "desiredNumberScheduled"});
-          },
-          0, "integer", "The total number of nodes that should be running the daemon pod."),
-      Column(
-          "Current",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "currentNumberScheduled"});
-          },
-          0, "integer", "The number of nodes running at least one daemon pod that should."),
-      Column(
-          "Ready",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "numberReady"});
-          },
-          0, "integer", "The number of nodes whose daemon pod is ready."),
-      Column(
-          "Up-to-date",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "updatedNumberScheduled"});
-          },
-          0, "integer", "The number of nodes running the updated daemon pod."),
-      Column(
-          "Available",
-          [](const Json& o) -> Json {
-            return IntCell(o, {"status", "numberAvailable"});
-          },
-          0, "integer", "The number of nodes whose daemon pod is available."),
+      IntColumn("Desired", {"status", "desiredNumberScheduled"}, 0, "The total number of nodes that should be running the daemon pod."),
+      IntColumn("Current", {"status", "currentNumberScheduled"}, 0, "The number of nodes running at least one daemon pod that should."),
+      IntColumn("Ready", {"status", "numberReady"}, 0, "The number of nodes whose daemon pod is ready."),
+      IntColumn("Up-to-date", {"status", "updatedNumberScheduled"}, 0, "The number of nodes running the updated daemon pod."),
+      IntColumn("Available", {"status", "numberAvailable"}, 0, "The number of nodes whose daemon pod is available."),
       Column(
           "Node Selector",
           [](const Json& o) -> Json {

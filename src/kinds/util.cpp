@@ -140,6 +140,21 @@ api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell,
   return c;
 }
 
+api::TableColumn IntColumn(std::string name, std::vector<std::string> path, int priority,
+                           std::string description) {
+  return Column(
+      std::move(name),
+      [path = std::move(path)](const Json& o) -> Json {
+        const Json* cur = &o;
+        for (const auto& k : path) {
+          if (!cur->is_object() || !cur->contains(k)) return 0;
+          cur = &(*cur)[k];
+        }
+        return cur->is_number_integer() ? *cur : Json(0);
+      },
+      priority, "integer", std::move(description));
+}
+
 api::TableColumn AgeColumn() {
   return Column(
       "Age", [](const Json& o) -> Json { return Age(o); }, 0, "string",

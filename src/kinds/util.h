@@ -45,6 +45,9 @@ std::string Ratio(int64_t a, int64_t b);
 
 api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell, int priority = 0,
                         std::string type = "string", std::string description = "");
+// An integer column read from a fixed path; absent counts as 0.
+api::TableColumn IntColumn(std::string name, std::vector<std::string> path, int priority,
+                           std::string description);
 // Age column (type "string": kubectl prints our pre-rendered cell).
 api::TableColumn AgeColumn();
 
