@@ -10,7 +10,8 @@ namespace berth {
 Result<Json> ParseJson(std::string_view text) {
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error for syntax, out_of_range for numbers such as 9e+800.
     return BadRequest(std::string("invalid JSON: ") + e.what());
   }
 }

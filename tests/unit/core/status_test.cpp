@@ -59,5 +59,16 @@ TEST(Json, YamlTypesFollowCoreSchema) {
   EXPECT_FALSE(ParseYamlOrJson("a: [").ok());
 }
 
+TEST(Json, OutOfRangeNumbersAreBadRequestNotACrash) {
+  // Found by fuzz_json_yaml: nlohmann throws out_of_range, not parse_error.
+  auto j = ParseJson("9e+800");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Code::kBadRequest);
+  // YAML has no float range: the out-of-range scalar stays a string, never inf.
+  auto y = ParseYamlOrJson("{\"a\": 9e+800}");
+  ASSERT_TRUE(y.ok());
+  EXPECT_TRUE((*y)["a"].is_string());
+}
+
 }  // namespace
 }  // namespace berth
