@@ -200,12 +200,8 @@ api::KindInfo CronJob() {
     return At(o, {"spec", "jobTemplate", "spec", "template", "spec"});
   };
   k.columns = {
-      Column(
-          "Schedule",
-          [](const Json& o) -> Json {
-            return Str(o, {"spec", "schedule"});
-          },
-          0, "string", "The schedule in Cron format."),
+      StrColumn("Schedule", {"spec", "schedule"}, 0,
+                "The schedule in Cron format."),
       Column(
           "Timezone",
           [](const Json& o) -> Json {

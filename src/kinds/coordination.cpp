@@ -17,12 +17,8 @@ void RegisterCoordinationV1(api::KindRegistry& reg) {
                      {},
                      {},
                      "io.k8s.api.coordination.v1"});
-  k.columns = {Column(
-                   "Holder",
-                   [](const Json& o) -> Json {
-                     return Str(o, {"spec", "holderIdentity"});
-                   },
-                   0, "string", "The holder of the lease."),
+  k.columns = {StrColumn("Holder", {"spec", "holderIdentity"}, 0,
+                "The holder of the lease."),
                AgeColumn()};
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     const Json* spec = At(o, {"spec"});

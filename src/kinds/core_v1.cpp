@@ -301,13 +301,8 @@ api::KindInfo Service() {
   k.name_rule = "dns1035";
   k.status_subresource = true;
   k.columns = {
-      Column(
-          "Type",
-          [](const Json& o) -> Json {
-            return Str(o, {"spec", "type"});
-          },
-          0, "string",
-          "The type of the service (ClusterIP, NodePort, LoadBalancer, ExternalName)."),
+      StrColumn("Type", {"spec", "type"}, 0,
+                "The type of the service (ClusterIP, NodePort, LoadBalancer, ExternalName)."),
       Column(
           "Cluster-IP",
           [](const Json& o) -> Json {
@@ -535,9 +530,8 @@ std::string Base64(const std::string& in) {
 api::KindInfo Secret() {
   auto k = MakeKind({"", "v1", "Secret", "secrets", "secret", true, {}, {}, kCore});
   k.encrypt_at_rest = true;
-  k.columns = {Column(
-                   "Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
-                   "The type of the secret."),
+  k.columns = {StrColumn("Type", {"type"}, 0,
+                "The type of the secret."),
                Column(
                    "Data",
                    [](const Json& o) -> Json {
@@ -629,12 +623,10 @@ api::KindInfo Event() {
             return first_seen(o);
           },
           0, "string", "Time when the event was last seen."),
-      Column(
-          "Type", [](const Json& o) -> Json { return Str(o, {"type"}); }, 0, "string",
-          "Type of this event (Normal, Warning)."),
-      Column(
-          "Reason", [](const Json& o) -> Json { return Str(o, {"reason"}); }, 0, "string",
-          "Short, machine understandable reason for the event."),
+      StrColumn("Type", {"type"}, 0,
+                "Type of this event (Normal, Warning)."),
+      StrColumn("Reason", {"reason"}, 0,
+                "Short, machine understandable reason for the event."),
       Column(
           "Object",
           [](const Json& o) -> Json {
@@ -644,12 +636,8 @@ api::KindInfo Event() {
             return name.empty() ? kind : kind + "/" + name;
           },
           0, "string", "The object this event is about."),
-      Column(
-          "Subobject",
-          [](const Json& o) -> Json {
-            return Str(o, {"involvedObject", "fieldPath"});
-          },
-          1, "string", "The part of the object this event is about."),
+      StrColumn("Subobject", {"involvedObject", "fieldPath"}, 1,
+                "The part of the object this event is about."),
       Column(
           "Source",
           [](const Json& o) -> Json {
@@ -680,12 +668,8 @@ api::KindInfo Event() {
             return c == 0 ? 1 : c;
           },
           1, "string", "The number of times this event has occurred."),
-      Column(
-          "Name",
-          [](const Json& o) -> Json {
-            return Str(o, {"metadata", "name"});
-          },
-          1, "string", "The name of the event."),
+      StrColumn("Name", {"metadata", "name"}, 1,
+                "The name of the event."),
   };
   k.hooks.validate = [](const Json& o, const Json*, std::vector<Cause>& causes) {
     std::string ns = Str(o, {"metadata", "namespace"});
@@ -763,12 +747,8 @@ api::KindInfo Node() {
           },
           0, "string", "The roles of the node."),
       AgeColumn(),
-      Column(
-          "Version",
-          [](const Json& o) -> Json {
-            return Str(o, {"status", "nodeInfo", "kubeletVersion"});
-          },
-          0, "string", "Kubelet Version reported by the node."),
+      StrColumn("Version", {"status", "nodeInfo", "kubeletVersion"}, 0,
+                "Kubelet Version reported by the node."),
       Column(
           "Internal-IP", [](const Json& o) -> Json { return NodeAddress(o, "InternalIP"); }, 1,
           "string", "List of internal IPs."),
@@ -894,12 +874,8 @@ api::KindInfo PersistentVolume() {
             return AccessModes(At(o, {"spec", "accessModes"}));
           },
           0, "string", "How the volume can be mounted."),
-      Column(
-          "Reclaim Policy",
-          [](const Json& o) -> Json {
-            return Str(o, {"spec", "persistentVolumeReclaimPolicy"});
-          },
-          0, "string", "What happens to the volume when released from its claim."),
+      StrColumn("Reclaim Policy", {"spec", "persistentVolumeReclaimPolicy"}, 0,
+                "What happens to the volume when released from its claim."),
       Column(
           "Status",
           [](const Json& o) -> Json {
@@ -924,12 +900,8 @@ api::KindInfo PersistentVolume() {
             return Unset(o, {"spec", "volumeAttributesClassName"});
           },
           0, "string", "The volume attributes class of the volume."),
-      Column(
-          "Reason",
-          [](const Json& o) -> Json {
-            return Str(o, {"status", "reason"});
-          },
-          0, "string", "Reason for the volume's phase."),
+      StrColumn("Reason", {"status", "reason"}, 0,
+                "Reason for the volume's phase."),
       AgeColumn(),
       Column(
           "VolumeMode",
@@ -1003,12 +975,8 @@ api::KindInfo PersistentVolumeClaim() {
                                                              : Str(o, {"status", "phase"});
           },
           0, "string", "The phase of the claim."),
-      Column(
-          "Volume",
-          [](const Json& o) -> Json {
-            return Str(o, {"spec", "volumeName"});
-          },
-          0, "string", "The volume bound to the claim."),
+      StrColumn("Volume", {"spec", "volumeName"}, 0,
+                "The volume bound to the claim."),
       Column(
           "Capacity",
           [bound](const Json& o) -> Json {

@@ -30,9 +30,8 @@ void RegisterDiscoveryV1(api::KindRegistry& reg) {
                      {},
                      "io.k8s.api.discovery.v1"});
   k.columns = {
-      Column(
-          "AddressType", [](const Json& o) -> Json { return Str(o, {"addressType"}); }, 0, "string",
-          "The type of address held by the slice."),
+      StrColumn("AddressType", {"addressType"}, 0,
+                "The type of address held by the slice."),
       Column(
           "Ports",
           [](const Json& o) -> Json {

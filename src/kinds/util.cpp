@@ -140,19 +140,37 @@ api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell,
   return c;
 }
 
+namespace {
+const Json* AtPath(const Json& o, const std::vector<std::string>& path) {
+  const Json* cur = &o;
+  for (const auto& k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return nullptr;
+    cur = &(*cur)[k];
+  }
+  return cur;
+}
+}  // namespace
+
 api::TableColumn IntColumn(std::string name, std::vector<std::string> path, int priority,
                            std::string description) {
   return Column(
       std::move(name),
       [path = std::move(path)](const Json& o) -> Json {
-        const Json* cur = &o;
-        for (const auto& k : path) {
-          if (!cur->is_object() || !cur->contains(k)) return 0;
-          cur = &(*cur)[k];
-        }
-        return cur->is_number_integer() ? *cur : Json(0);
+        const Json* v = AtPath(o, path);
+        return v && v->is_number_integer() ? *v : Json(0);
       },
       priority, "integer", std::move(description));
+}
+
+api::TableColumn StrColumn(std::string name, std::vector<std::string> path, int priority,
+                           std::string description) {
+  return Column(
+      std::move(name),
+      [path = std::move(path)](const Json& o) -> Json {
+        const Json* v = AtPath(o, path);
+        return v && v->is_string() ? *v : Json("");
+      },
+      priority, "string", std::move(description));
 }
 
 api::TableColumn AgeColumn() {

@@ -48,6 +48,9 @@ api::TableColumn Column(std::string name, std::function<Json(const Json&)> cell,
 // An integer column read from a fixed path; absent counts as 0.
 api::TableColumn IntColumn(std::string name, std::vector<std::string> path, int priority,
                            std::string description);
+// A string column read from a fixed path; absent counts as "".
+api::TableColumn StrColumn(std::string name, std::vector<std::string> path, int priority,
+                           std::string description);
 // Age column (type "string": kubectl prints our pre-rendered cell).
 api::TableColumn AgeColumn();
 
