@@ -1,8 +1,8 @@
 // Quantity parsing and canonical formatting, following
 // k8s.io/apimachinery/pkg/api/resource (ParseQuantity, CanonicalizeBytes).
-#include "kinds/quantity.h"
+#include "core/quantity.h"
 
-namespace berth::kinds {
+namespace berth {
 
 const char kQuantityFormatError[] =
     "quantities must match the regular expression "
@@ -170,4 +170,4 @@ int Quantity::Compare(const Quantity& o) const {
 int64_t Quantity::Value() const { return static_cast<int64_t>(CeilDiv(nanos_, kNano)); }
 int64_t Quantity::MilliValue() const { return static_cast<int64_t>(CeilDiv(nanos_, 1000000)); }
 
-}  // namespace berth::kinds
+}  // namespace berth
