@@ -84,6 +84,10 @@ void Controller::Stop() {
   if (worker_.joinable()) worker_.join();
 }
 
+Clock RealClock() {
+  return [] { return NowSeconds(); };
+}
+
 std::string KeyOf(const Json& obj) {
   const Json& m = obj["metadata"];
   std::string ns = m.value("namespace", "");

@@ -72,6 +72,11 @@ class Controller {
   std::vector<std::string> retry_;  // worker thread only
 };
 
+// Unix seconds. Controllers with deadlines or schedules take one so tests can
+// move time forward instead of waiting.
+using Clock = std::function<int64_t()>;
+Clock RealClock();
+
 std::string KeyOf(const Json& obj);  // "ns/name" or "name"
 void SplitKey(const std::string& key, std::string* ns, std::string* name);
 const Json& Field(const Json& obj, const char* a, const char* b = nullptr, const char* c = nullptr);

@@ -15,6 +15,16 @@ std::unique_ptr<Controller> NewGarbageCollector(api::ObjectStore* os);
 std::unique_ptr<Controller> NewCrdStatusController(api::ObjectStore* os);
 std::unique_ptr<Controller> NewReplicaSetController(api::ObjectStore* os);
 std::unique_ptr<Controller> NewDeploymentController(api::ObjectStore* os);
+// Binds pending pods to nodes (Berth's kube-scheduler).
+std::unique_ptr<Controller> NewScheduler(api::ObjectStore* os);
+// Endpoints and EndpointSlices of services with selectors.
+std::unique_ptr<Controller> NewEndpointsController(api::ObjectStore* os);
+std::unique_ptr<Controller> NewStatefulSetController(api::ObjectStore* os);
+std::unique_ptr<Controller> NewDaemonSetController(api::ObjectStore* os);
+// Controllers driven by time take a clock (null = real time).
+std::unique_ptr<Controller> NewJobController(api::ObjectStore* os, Clock clock = nullptr);
+std::unique_ptr<Controller> NewCronJobController(api::ObjectStore* os, Clock clock = nullptr);
+std::unique_ptr<Controller> NewNodeLifecycleController(api::ObjectStore* os, Clock clock = nullptr);
 
 // Kind lookups by well-known resource.
 api::KindPtr KindOf(api::ObjectStore* os, const std::string& group, const std::string& resource);

@@ -64,6 +64,13 @@ std::vector<std::unique_ptr<Controller>> NewControllers(api::ObjectStore* os) {
   v.push_back(NewCrdStatusController(os));
   v.push_back(NewReplicaSetController(os));
   v.push_back(NewDeploymentController(os));
+  v.push_back(NewScheduler(os));
+  v.push_back(NewEndpointsController(os));
+  v.push_back(NewJobController(os));
+  v.push_back(NewCronJobController(os));
+  v.push_back(NewStatefulSetController(os));
+  v.push_back(NewDaemonSetController(os));
+  v.push_back(NewNodeLifecycleController(os));
   return v;
 }
 

@@ -208,7 +208,26 @@ api::KindInfo StatefulSet() {
     DefaultTemplate(o);
   };
   k.hooks.validate = [](const Json& o, const Json* old, std::vector<Cause>& causes) {
-    ValidateWorkload(o, old, "statefulset", true, causes);
+    // Containers mount the claims of volumeClaimTemplates by template name;
+    // the controller adds those volumes to each pod, so the template is
+    // checked with them in place (Kubernetes skips pod spec checks here).
+    Json with_claims = o;
+    if (const Json* vcts = At(o, {"spec", "volumeClaimTemplates"}); vcts && vcts->is_array()) {
+      Json* vols = nullptr;
+      for (const auto& t : *vcts) {
+        std::string n = Str(t, {"metadata", "name"});
+        if (n.empty()) continue;
+        if (!vols) {
+          Json& spec = Obj(with_claims, {"spec", "template", "spec"});
+          if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = Json::array();
+          vols = &spec["volumes"];
+        }
+        bool present = false;
+        for (const auto& v : *vols) present = present || Str(v, {"name"}) == n;
+        if (!present) vols->push_back({{"name", n}, {"persistentVolumeClaim", {{"claimName", n}}}});
+      }
+    }
+    ValidateWorkload(with_claims, old, "statefulset", true, causes);
     std::string pmp = Str(o, {"spec", "podManagementPolicy"}, "OrderedReady");
     if (pmp != "OrderedReady" && pmp != "Parallel")
       causes.push_back(NotSupported("spec.podManagementPolicy", pmp, {"OrderedReady", "Parallel"}));
