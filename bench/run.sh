@@ -4,7 +4,8 @@
 #   bench/run.sh [build-dir] [-- bench_api flags...]
 #
 # Environment: BENCH_JOBS (ninja -j, default 1), BENCH_STORE_SECONDS (default 3),
-# SKIP_STORE=1 to skip bench_store.
+# SKIP_STORE=1 to skip bench_store, SKIP_PODS=1 to skip bench_pods (which
+# needs root: it runs real containers), BENCH_PODS (default 30).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build-bench}"
@@ -26,7 +27,8 @@ echo "== build ($build, -j$jobs)"
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-targets=(berth bench_api)
+targets=(berth berth-shim bench_api)
+[[ "${SKIP_PODS:-0}" != 1 ]] && targets+=(bench_pods)
 [[ -f "$here/bench/bench_store.cpp" && "${SKIP_STORE:-0}" != 1 ]] && targets+=(bench_store)
 ninja -C "$build" -j"$jobs" "${targets[@]}" | tail -n 1
 
@@ -39,3 +41,13 @@ echo "== bench_api"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench_api" --berth "$build/berth" "$@"
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ " ${targets[*]} " == *" bench_pods "* ]]; then
+  echo "== bench_pods"
+  rootfs=$(mktemp -d)
+  bash "$here/tests/images/build-busybox-rootfs.sh" "$rootfs/rootfs" >/dev/null
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$build/bench_pods" --berth "$build/berth" --rootfs "$rootfs/rootfs" --pods "${BENCH_PODS:-30}"
+  echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+  rm -rf "$rootfs"
+fi

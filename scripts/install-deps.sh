@@ -6,11 +6,13 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev
-  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
+  libcli11-dev libarchive-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
 TEST_PKGS=(curl python3 sqlite3 procps)
+# Containers, the pod network and the service data path; test images.
+RUN_PKGS=(crun runc containernetworking-plugins nftables iproute2 busybox-static skopeo wrk)
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${RUN_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -1,6 +1,8 @@
 #include "api/apiserver.h"
 
 #include <atomic>
+#include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "api/internal.h"
@@ -86,6 +88,12 @@ void ReplyStatus(ResponseWriter& w, const Status& st, const std::string& group,
 struct ApiServer::Impl {
   ObjectStore* os;
   std::atomic<int64_t> watches{0};
+  // (group, resource, subresource) -> handler, for subresources served by
+  // other modules (pods/log, pods/exec, ...). Filled before Mount().
+  std::map<std::tuple<std::string, std::string, std::string>, SubresourceHandler> extra;
+  // (group, version, resource) -> handler, for resources not kept in the
+  // store (metrics.k8s.io).
+  std::map<std::tuple<std::string, std::string, std::string>, ResourceHandler> virtual_resources;
 
   // ---- request decoding ----
 
@@ -198,6 +206,24 @@ struct ApiServer::Impl {
     if (!t.kind) return Fail(w, NotFound("the server could not find the requested resource"));
     if (!t.kind->namespaced && !t.ns.empty())
       return Fail(w, NotFound("the server could not find the requested resource"));
+    if (t.sub.empty()) {
+      auto vr = virtual_resources.find({t.group, t.version, t.kind->resource});
+      if (vr != virtual_resources.end()) {
+        if (r.method != "GET")
+          return Fail(w, Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+        *verb = t.name.empty() ? "LIST" : "GET";
+        vr->second(r, w, t.ns, t.name);
+        return 200;
+      }
+    }
+    if (!t.sub.empty()) {
+      auto ex = extra.find({t.group, t.kind->resource, t.sub});
+      if (ex != extra.end()) {
+        *verb = r.method == "GET" ? "GET" : r.method == "POST" ? "CREATE" : r.method;
+        ex->second(r, w, t.ns, t.name);
+        return 200;
+      }
+    }
     if (!t.sub.empty() && !(t.sub == "status" && t.kind->status_subresource) &&
         !(t.sub == "scale" && t.kind->scale) && !(t.sub == "finalize" && t.kind->kind == "Namespace"))
       return Fail(w, NotFound("the server could not find the requested resource"));
@@ -578,6 +604,16 @@ ApiServer::ApiServer(ObjectStore* objects) : impl_(std::make_unique<Impl>()) {
 ApiServer::~ApiServer() = default;
 
 int64_t ApiServer::open_watches() const { return impl_->watches.load(); }
+
+void ApiServer::HandleSubresource(const std::string& group, const std::string& resource, const std::string& sub,
+                                  SubresourceHandler h) {
+  impl_->extra[{group, resource, sub}] = std::move(h);
+}
+
+void ApiServer::HandleResource(const std::string& group, const std::string& version, const std::string& resource,
+                               ResourceHandler h) {
+  impl_->virtual_resources[{group, version, resource}] = std::move(h);
+}
 
 void ApiServer::Mount(net::Router& router) {
   Impl* impl = impl_.get();

@@ -3,9 +3,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "berth/image_cmd.h"
 #include "berth/server.h"
 #include "core/file.h"
 #include "core/json.h"
+#include "node/agent.h"
 
 namespace {
 
@@ -51,7 +53,29 @@ int main(int argc, char** argv) {
   auto* o_bind = server->add_option("--bind", cfg.bind, "Address to listen on")->capture_default_str();
   auto* o_log = server->add_option("--log-level", cfg.log_level, "debug, info, warn or error")->capture_default_str();
   auto* o_adv = server->add_option("--advertise", cfg.advertise, "Address clients use (kubeconfig)")->capture_default_str();
+  server->add_flag("!--no-agent", cfg.agent, "Do not run the embedded node agent (no pods run here)");
+  server->add_option("--node-name", cfg.node_name, "Name of this node (default: the host name)");
+  server->add_flag("!--no-pod-network", cfg.pod_network,
+                   "Pods get an isolated network namespace; no bridge, service proxy or DNS");
+  server->add_option("--insecure-registry", cfg.insecure_registries,
+                     "Registry host[:port] to pull from over plain HTTP (repeatable)");
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });
+  int image_rc = 0;
+  berth::AddImageCommand(app, &image_rc);
+  std::string reset_dir = "/var/lib/berth";
+  int reset_rc = 0;
+  auto* reset = app.add_subcommand("reset", "Remove every container, mount, cgroup and network namespace of this node's pods");
+  reset->add_option("--data-dir", reset_dir, "State directory of the server")->capture_default_str();
+  reset->callback([&] {
+    berth::node::AgentConfig ac;
+    ac.data_dir = reset_dir + "/node";
+    ac.runtime_root = reset_dir + "/node/runtime";
+    berth::Status s = berth::node::ResetNode(ac);
+    if (!s.ok()) {
+      std::cerr << "berth reset: " << s.ToString() << "\n";
+      reset_rc = 1;
+    }
+  });
   CLI11_PARSE(app, argc, argv);
 
   if (server->parsed()) {
@@ -70,5 +94,5 @@ int main(int argc, char** argv) {
     }
     return berth::RunServer(cfg);
   }
-  return 0;
+  return image_rc ? image_rc : reset_rc;
 }

@@ -10,6 +10,7 @@
 #include "api/apiserver.h"
 #include "api/crd.h"
 #include "api/encryption.h"
+#include "api/kubelet_proxy.h"
 #include "controllers/controllers.h"
 #include "core/file.h"
 #include "core/ids.h"
@@ -20,6 +21,7 @@
 #include "kinds/service_alloc.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "node/agent.h"
 #include "store/store.h"
 
 namespace berth {
@@ -85,6 +87,23 @@ void EnsureNamespace(api::ObjectStore& os, const std::string& name) {
     log::Warn("cannot create namespace", log::Fields()("name", name)("err", r.status().ToString()));
 }
 
+// The embedded agent's client certificate: user system:node:<name> in group
+// system:nodes, as kubelets authenticate.
+Result<std::pair<std::string, std::string>> EnsureNodeCert(const net::PkiPaths& pki, const std::string& node) {
+  std::string cert = pki.dir + "/node.crt", key = pki.dir + "/node.key";
+  if (FileExists(cert) && FileExists(key)) return std::make_pair(cert, key);
+  BERTH_ASSIGN_OR_RETURN(auto ca, net::LoadCertKey(pki.ca_cert, pki.ca_key));
+  std::string name = node;
+  if (name.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    name = host;
+  }
+  BERTH_ASSIGN_OR_RETURN(auto ck, net::IssueClientCert(ca, "system:node:" + name, {"system:nodes"}));
+  BERTH_RETURN_IF_ERROR(net::WriteCertKey(ck, cert, key));
+  return std::make_pair(cert, key);
+}
+
 }  // namespace
 
 int RunServer(const ServerConfig& cfg) {
@@ -147,6 +166,13 @@ int RunServer(const ServerConfig& cfg) {
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) EnsureNamespace(objects, ns);
 
   api::ApiServer apiserver(&objects);
+  // The API server reaches kubelets with its own client certificate.
+  net::ClientOptions kubelet_client;
+  kubelet_client.ca_file = pki.ca_cert;
+  kubelet_client.cert_file = pki.admin_cert;
+  kubelet_client.key_file = pki.admin_key;
+  kubelet_client.server_name = "127.0.0.1";
+  api::InstallKubeletProxy(&apiserver, &objects, kubelet_client);
   net::Router router;
   apiserver.Mount(router);
   std::atomic<bool> ready{false};
@@ -189,7 +215,7 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
 
-  controllers::Manager ctrl(&objects);
+  controllers::Manager ctrl(&objects, cfg.data_dir + "/volumes");
   ctrl.Start();
 
   std::string url = "https://" + cfg.advertise + ":" + std::to_string(server.port());
@@ -201,6 +227,36 @@ int RunServer(const ServerConfig& cfg) {
       !WriteFileAtomic(kubeconfig, Kubeconfig(url, *ca, *cert, *key), 0600).ok()) {
     log::Error("cannot write kubeconfig", log::Fields()("path", kubeconfig));
     return 1;
+  }
+  std::unique_ptr<node::Agent> agent;
+  if (cfg.agent) {
+    auto node_cert = EnsureNodeCert(pki, cfg.node_name);
+    node::AgentConfig ac;
+    ac.node_name = cfg.node_name;
+    ac.data_dir = cfg.data_dir + "/node";
+    ac.images_dir = cfg.data_dir + "/images";
+    ac.api.host = "127.0.0.1";
+    ac.api.port = server.port();
+    ac.api.ca_file = pki.ca_cert;
+    ac.api.cert_file = node_cert.ok() ? node_cert->first : pki.admin_cert;
+    ac.api.key_file = node_cert.ok() ? node_cert->second : pki.admin_key;
+    // Per data dir, so that two servers on one machine never share containers.
+    ac.runtime_root = cfg.data_dir + "/node/runtime";
+    ac.tls_cert = pki.server_cert;
+    ac.tls_key = pki.server_key;
+    ac.client_ca = pki.ca_cert;
+    ac.network = cfg.pod_network;
+    ac.services = cfg.pod_network;
+    ac.insecure_registries = cfg.insecure_registries;
+    auto a = node::Agent::Start(ac);
+    if (!a.ok()) {
+      log::Error("cannot start the node agent", log::Fields()("err", a.status().ToString()));
+      server.Stop();
+      ctrl.Stop();
+      db->Close();
+      return 1;
+    }
+    agent = std::move(a).value();
   }
   ready = true;
   log::Info("berth server ready",
@@ -214,6 +270,7 @@ int RunServer(const ServerConfig& cfg) {
   sigwait(&sigs, &sig);
   log::Info("shutting down", log::Fields()("signal", sig));
   ready = false;
+  if (agent) agent->Stop();
   server.Stop();
   ctrl.Stop();
   db->Close();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace berth {
 
@@ -12,6 +13,11 @@ struct ServerConfig {
   std::string log_level = "info";
   // Host name or IP written into the kubeconfig's server URL.
   std::string advertise = "127.0.0.1";
+  // The embedded node agent (this machine is node 1).
+  bool agent = true;
+  std::string node_name;       // default: the host name
+  bool pod_network = true;     // berth0 bridge, CNI, service proxy, DNS
+  std::vector<std::string> insecure_registries;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

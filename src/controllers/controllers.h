@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <vector>
 
@@ -20,6 +21,9 @@ class Manager {
  public:
   // Runs every controller the server has (kinds.h NewControllers).
   explicit Manager(api::ObjectStore* os);
+  // With the local volume provisioner: claims without a matching volume get a
+  // hostPath PersistentVolume in a directory under `volume_dir`.
+  Manager(api::ObjectStore* os, const std::string& volume_dir);
   // Runs the given controllers only (tests pick theirs, with fake clocks).
   Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers);
   ~Manager();

@@ -24,6 +24,10 @@ std::unique_ptr<Controller> NewDaemonSetController(api::ObjectStore* os);
 // Controllers driven by time take a clock (null = real time).
 std::unique_ptr<Controller> NewJobController(api::ObjectStore* os, Clock clock = nullptr);
 std::unique_ptr<Controller> NewCronJobController(api::ObjectStore* os, Clock clock = nullptr);
+// Binds PersistentVolumeClaims to Available PersistentVolumes (class, access
+// modes, capacity), provisioning a hostPath volume under `volume_dir` for
+// claims of the default class that nothing matches.
+std::unique_ptr<Controller> NewVolumeBinder(api::ObjectStore* os, const std::string& volume_dir);
 std::unique_ptr<Controller> NewNodeLifecycleController(api::ObjectStore* os, Clock clock = nullptr);
 
 // Kind lookups by well-known resource.

@@ -90,6 +90,12 @@ Manager::Manager(api::ObjectStore* os) : impl_(std::make_unique<Impl>()) {
   impl_->ctrls = NewControllers(os);
 }
 
+Manager::Manager(api::ObjectStore* os, const std::string& volume_dir) : impl_(std::make_unique<Impl>()) {
+  impl_->os = os;
+  impl_->ctrls = NewControllers(os);
+  impl_->ctrls.push_back(NewVolumeBinder(os, volume_dir));
+}
+
 Manager::Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers)
     : impl_(std::make_unique<Impl>()) {
   impl_->os = os;

@@ -1,16 +1,28 @@
 #include "net/client.h"
 
+#include <sys/socket.h>
+
+#include <atomic>
+
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <pthread.h>
 
 namespace berth::net {
 
@@ -40,6 +52,97 @@ void CopyHeaders(const Message& m, Headers* out) {
   }
 }
 
+// An upgraded client connection. Full duplex over one TLS stream needs async
+// operations on a single thread, so the stream runs the client's I/O context
+// on its own thread ("berth-upgrade") for as long as it lives.
+template <class S>
+class ClientRawStream : public DuplexStream {
+ public:
+  ClientRawStream(asio::io_context& ioc, std::unique_ptr<S> s, std::string leftover)
+      : ioc_(ioc), s_(std::move(s)), leftover_(std::move(leftover)), work_(asio::make_work_guard(ioc)) {
+    fd_ = beast::get_lowest_layer(*s_).native_handle();
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "berth-upgrade");
+      ioc_.run();
+    });
+  }
+  ~ClientRawStream() override {
+    Shutdown();
+    {
+      std::unique_lock<std::mutex> l(ops_mu_);
+      ops_cv_.wait(l, [&] { return ops_in_flight_ == 0; });
+    }
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+    ErrorCode ec;
+    beast::get_lowest_layer(*s_).close(ec);
+    s_.reset();
+    ioc_.restart();  // the client may connect again
+  }
+
+  bool Read(std::string* data) override {
+    std::lock_guard<std::mutex> l(recv_mu_);
+    if (!leftover_.empty()) {
+      *data = std::move(leftover_);
+      leftover_.clear();
+      return true;
+    }
+    data->resize(64 << 10);
+    size_t got = 0;
+    ErrorCode ec = Run([&](auto done) {
+      s_->async_read_some(asio::buffer(data->data(), data->size()), [&got, done](ErrorCode ec, size_t n) {
+        got = n;
+        done(ec);
+      });
+    });
+    data->resize(got);
+    return !ec || got > 0;
+  }
+
+  bool Write(std::string_view data) override {
+    std::lock_guard<std::mutex> l(send_mu_);
+    ErrorCode ec = Run([&](auto done) {
+      asio::async_write(*s_, asio::buffer(data.data(), data.size()), [done](ErrorCode ec, size_t) { done(ec); });
+    });
+    return !ec;
+  }
+
+  void Shutdown() override { ::shutdown(fd_, SHUT_RDWR); }
+
+ private:
+  template <class Start>
+  ErrorCode Run(Start start) {
+    {
+      std::lock_guard<std::mutex> l(ops_mu_);
+      ++ops_in_flight_;
+    }
+    std::promise<ErrorCode> done;
+    auto fut = done.get_future();
+    asio::post(ioc_, [&] {
+      start([&](ErrorCode ec) {
+        {
+          std::lock_guard<std::mutex> l(ops_mu_);
+          --ops_in_flight_;
+          ops_cv_.notify_all();
+        }
+        done.set_value(ec);
+      });
+    });
+    return fut.get();
+  }
+
+  asio::io_context& ioc_;
+  std::unique_ptr<S> s_;
+  std::string leftover_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex send_mu_, recv_mu_, ops_mu_;
+  std::condition_variable ops_cv_;
+  int ops_in_flight_ = 0;
+};
+
 }  // namespace
 
 struct HttpsClient::Impl {
@@ -48,19 +151,36 @@ struct HttpsClient::Impl {
   std::optional<ssl::context> tls;
   Status tls_status;
   std::unique_ptr<beast::ssl_stream<tcp::socket>> stream;
+  std::unique_ptr<tcp::socket> plain;  // the connection when opts.plain_http
   beast::flat_buffer buf;
   bool reused = false;  // the current connection already carried a request
   int opened = 0;
+  std::atomic<int> fd{-1};  // the connection's socket, for Interrupt()
 
   void SetupTls();
   Status Connect();
+  bool connected() const { return stream || plain; }
+  // Calls f with the connected stream, TLS or plain; Beast's read and write
+  // templates take either.
+  template <class F>
+  decltype(auto) WithStream(F&& f) {
+    if (plain) return f(*plain);
+    return f(*stream);
+  }
   void Drop() {
+    fd = -1;
     if (stream) {
       ErrorCode ec;
       stream->next_layer().shutdown(tcp::socket::shutdown_both, ec);
       stream->next_layer().close(ec);
     }
+    if (plain) {
+      ErrorCode ec;
+      plain->shutdown(tcp::socket::shutdown_both, ec);
+      plain->close(ec);
+    }
     stream.reset();
+    plain.reset();
     buf.clear();
     reused = false;
   }
@@ -95,12 +215,22 @@ void HttpsClient::Impl::SetupTls() {
 }
 
 Status HttpsClient::Impl::Connect() {
-  BERTH_RETURN_IF_ERROR(tls_status);
+  if (!opts.plain_http) BERTH_RETURN_IF_ERROR(tls_status);
   Drop();
   ErrorCode ec;
   tcp::resolver resolver(ioc);
   auto endpoints = resolver.resolve(opts.host, std::to_string(opts.port), ec);
   if (ec) return IoError("resolve " + opts.host, ec);
+  if (opts.plain_http) {
+    auto p = std::make_unique<tcp::socket>(ioc);
+    asio::connect(*p, endpoints, ec);
+    if (ec) return IoError("connect " + opts.host + ":" + std::to_string(opts.port), ec);
+    p->set_option(tcp::no_delay(true), ec);
+    plain = std::move(p);
+    fd = plain->native_handle();
+    ++opened;
+    return Status::Ok();
+  }
   auto s = std::make_unique<beast::ssl_stream<tcp::socket>>(ioc, *tls);
   asio::connect(s->next_layer(), endpoints, ec);
   if (ec) return IoError("connect " + opts.host + ":" + std::to_string(opts.port), ec);
@@ -111,6 +241,7 @@ Status HttpsClient::Impl::Connect() {
   s->handshake(ssl::stream_base::client, ec);
   if (ec) return IoError("TLS handshake with " + opts.host, ec);
   stream = std::move(s);
+  fd = stream->next_layer().native_handle();
   ++opened;
   return Status::Ok();
 }
@@ -139,12 +270,17 @@ http::request<http::string_body> HttpsClient::Impl::BuildRequest(const std::stri
 
 HttpsClient::HttpsClient(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
-  impl_->SetupTls();
+  if (!impl_->opts.plain_http) impl_->SetupTls();
 }
 
 HttpsClient::~HttpsClient() { impl_->Drop(); }
 
 void HttpsClient::Close() { impl_->Drop(); }
+
+void HttpsClient::Interrupt() {
+  int f = impl_->fd.load();
+  if (f >= 0) ::shutdown(f, SHUT_RDWR);
+}
 
 int HttpsClient::connections_opened() const { return impl_->opened; }
 
@@ -153,15 +289,17 @@ Result<ClientResponse> HttpsClient::Do(const std::string& method, const std::str
   Impl& c = *impl_;
   auto req = c.BuildRequest(method, target, headers, body);
   for (int attempt = 0;; ++attempt) {
-    if (!c.stream) BERTH_RETURN_IF_ERROR(c.Connect());
+    if (!c.connected()) BERTH_RETURN_IF_ERROR(c.Connect());
     bool reused = c.reused;
     c.reused = true;
     ErrorCode ec;
-    http::write(*c.stream, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(c.opts.max_body_bytes);
     if (method == "HEAD") parser.skip(true);
-    if (!ec) http::read(*c.stream, c.buf, parser, ec);
+    c.WithStream([&](auto& s) {
+      http::write(s, req, ec);
+      if (!ec) http::read(s, c.buf, parser, ec);
+    });
     if (ec) {
       // The server may close an idle keep-alive connection just as we reuse
       // it; then nothing of a response arrived and one retry is safe.
@@ -190,14 +328,14 @@ Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std:
   BERTH_RETURN_IF_ERROR(c.Connect());
   c.reused = true;
   ErrorCode ec;
-  http::write(*c.stream, req, ec);
+  c.WithStream([&](auto& s) { http::write(s, req, ec); });
   if (ec) {
     c.Drop();
     return IoError(method + " " + target, ec);
   }
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
-  http::read_header(*c.stream, c.buf, parser, ec);
+  c.WithStream([&](auto& s) { http::read_header(s, c.buf, parser, ec); });
   if (ec) {
     c.Drop();
     return IoError(method + " " + target, ec);
@@ -228,7 +366,7 @@ Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std:
     };
     parser.on_chunk_body(on_body);
     while (!parser.is_done() && !stopped) {
-      http::read(*c.stream, c.buf, parser, ec);
+      c.WithStream([&](auto& s) { http::read(s, c.buf, parser, ec); });
       if (ec == http::error::end_of_chunk) {
         ec = {};
         emit(chunk);
@@ -242,7 +380,7 @@ Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std:
     while (!parser.is_done() && !stopped) {
       parser.get().body().data = tmp;
       parser.get().body().size = sizeof tmp;
-      http::read(*c.stream, c.buf, parser, ec);
+      c.WithStream([&](auto& s) { http::read(s, c.buf, parser, ec); });
       if (ec == http::error::need_buffer) ec = {};
       if (ec) break;
       emit(std::string_view(tmp, sizeof tmp - parser.get().body().size));
@@ -250,6 +388,45 @@ Result<ClientResponse> HttpsClient::Stream(const std::string& method, const std:
   }
   if (stopped || ec || !parser.get().keep_alive()) c.Drop();
   if (ec && !stopped) return IoError(method + " " + target + " (stream)", ec);
+  return out;
+}
+
+Result<HttpsClient::Upgraded> HttpsClient::Upgrade(const std::string& method, const std::string& target,
+                                                  const Headers& headers) {
+  Impl& c = *impl_;
+  auto req = c.BuildRequest(method, target, headers, "");
+  BERTH_RETURN_IF_ERROR(c.Connect());
+  c.reused = true;
+  ErrorCode ec;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(c.opts.max_body_bytes);
+  c.WithStream([&](auto& s) {
+    http::write(s, req, ec);
+    if (!ec) http::read_header(s, c.buf, parser, ec);
+  });
+  if (ec) {
+    c.Drop();
+    return IoError(method + " " + target, ec);
+  }
+  Upgraded out;
+  out.response.status = static_cast<int>(parser.get().result_int());
+  CopyHeaders(parser.get(), &out.response.headers);
+  if (out.response.status != 101) {
+    if (!parser.is_done()) c.WithStream([&](auto& s) { http::read(s, c.buf, parser, ec); });
+    out.response.body = std::move(parser.get().body());
+    c.Drop();
+    return out;
+  }
+  std::string leftover = beast::buffers_to_string(c.buf.data());
+  c.buf.clear();
+  c.fd = -1;
+  c.reused = false;
+  if (c.plain) {
+    out.stream = std::make_unique<ClientRawStream<tcp::socket>>(c.ioc, std::move(c.plain), std::move(leftover));
+  } else {
+    out.stream = std::make_unique<ClientRawStream<beast::ssl_stream<tcp::socket>>>(c.ioc, std::move(c.stream),
+                                                                                    std::move(leftover));
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // One client holds at most one keep-alive connection and is thread-compatible:
 // use one per thread. It verifies the server against ca_file (and the host
 // name), and authenticates with a client certificate and/or a bearer token.
+// With ClientOptions::plain_http it speaks plain HTTP/1.1 instead.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,10 @@ struct ClientOptions {
   std::string server_name;   // name checked against the certificate; default `host`
   bool insecure_skip_verify = false;
   size_t max_body_bytes = 256 << 20;
+  // Speak plain HTTP instead of TLS (the TLS fields above are then ignored).
+  // For peers the caller explicitly trusts the path to, such as a registry
+  // marked insecure or a loopback test server.
+  bool plain_http = false;
 };
 
 struct ClientResponse {
@@ -63,8 +68,21 @@ class HttpsClient {
   Result<ClientResponse> StreamLines(const std::string& method, const std::string& target,
                                      const Headers& headers, const ChunkCallback& on_line);
 
+  // Sends an upgrade request (websocket, SPDY) on a fresh connection. On 101
+  // the connection becomes `stream` (bytes the server sent after its 101
+  // included); otherwise the response is read whole and `stream` is null.
+  // The stream borrows the client's I/O context: destroy it before the client.
+  struct Upgraded {
+    ClientResponse response;
+    std::unique_ptr<DuplexStream> stream;
+  };
+  Result<Upgraded> Upgrade(const std::string& method, const std::string& target, const Headers& headers);
+
   // Drops the keep-alive connection.
   void Close();
+  // The one thread-safe call: shuts the current connection's socket down so a
+  // request blocked in another thread (a long watch) returns with an error.
+  void Interrupt();
   // TCP connections opened so far (tests use it to observe keep-alive).
   int connections_opened() const;
 

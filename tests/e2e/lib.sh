@@ -164,7 +164,20 @@ body() { cat "$E2E_TMP/body"; }
 # jget <json-text> <jq filter>
 jget() { jq -r "$2" <<<"$1"; }
 
+# import_busybox_image [ref]: builds the busybox-static test root file system
+# (no network needed) and imports it into $DATA's image store as busybox:test.
+import_busybox_image() {
+  local ref=${1:-busybox:test}
+  bash "$(dirname "${BASH_SOURCE[0]}")/../images/build-busybox-rootfs.sh" "$E2E_TMP/rootfs" >/dev/null &&
+    "$BERTH" image import "$E2E_TMP/rootfs" --name "$ref" --data-dir "$DATA" >/dev/null 2>&1 ||
+    { fail "import the busybox test image"; finish; }
+}
+
 # --- server lifecycle ---------------------------------------------------------
+
+# Extra `berth server` flags. Tests of the API alone run without the node
+# agent; tests that run pods set SERVER_ARGS=() (or their own flags) first.
+if [[ -z ${SERVER_ARGS+x} ]]; then SERVER_ARGS=(--no-agent); fi
 
 _free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -185,7 +198,7 @@ start_server() {
   for attempt in 1 2 3 4 5; do
     PORT=$(_free_port)
     SERVER_LOG="$E2E_TMP/server.$attempt.$PORT.log"
-    "$BERTH" server --data-dir "$DATA" --port "$PORT" --bind 127.0.0.1 >"$SERVER_LOG" 2>&1 &
+    "$BERTH" server --data-dir "$DATA" --port "$PORT" --bind 127.0.0.1 "${SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     local deadline=$(( $(date +%s) + 30 ))
     while (( $(date +%s) < deadline )); do
@@ -274,6 +287,12 @@ _cleanup() {
     echo "--- last server log lines ($SERVER_LOG) ---" >&2
     tail -n 30 "$SERVER_LOG" >&2
   fi
+  # Pods still running after a failed test: remove their containers first.
+  if [[ -d "$DATA/node/pods" ]]; then "$BERTH" reset --data-dir "$DATA" >/dev/null 2>&1; fi
+  # Pods may have left mounts under the data dir (a failed test): never let
+  # rm follow a bind mount out of it.
+  local m
+  for m in $(findmnt -rn -o TARGET | grep "^$E2E_TMP/" | sort -r); do umount -l "$m" 2>/dev/null; done
   rm -rf "$E2E_TMP"
   exit $rc
 }

@@ -1,0 +1,55 @@
+// The node agent (Berth's kubelet). It talks to the API server only as an
+// HTTPS client: registers its Node, renews its Lease, watches the pods bound
+// to it and runs each through a PodWorker, and serves the kubelet API (logs,
+// exec, port-forward, stats) on its own HTTPS port for the API server to
+// proxy to. `berth server` embeds one; `berth agent` runs one alone.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "net/client.h"
+
+namespace berth::node {
+
+struct AgentConfig {
+  std::string node_name;       // default: the host name
+  std::string data_dir;        // the agent's state: DATA/node, images in DATA/images
+  std::string images_dir;      // default: <data_dir>/../images
+  net::ClientOptions api;      // how to reach and authenticate to the API server
+  std::string node_ip = "127.0.0.1";  // InternalIP; the kubelet API binds it
+  int kubelet_port = 0;        // 0 picks a free port (reported in the Node)
+  std::string tls_cert, tls_key, client_ca;  // the kubelet API's TLS
+  bool network = true;         // pod network on berth0; off = isolated pods
+  std::string bridge = "berth0";
+  std::string pod_subnet = "10.42.0.0/24";
+  std::string cluster_cidr = "10.42.0.0/16";
+  std::string cluster_dns_ip = "10.43.0.10";
+  std::string runtime = "crun";
+  std::string runtime_root = "/run/berth/runtime";
+  bool services = true;        // run the service proxy and cluster DNS
+  std::vector<std::string> insecure_registries;  // plain HTTP
+  std::string registry_ca_file;
+};
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> Start(const AgentConfig& cfg);
+  ~Agent();
+  // Stops the agent. Pods keep running and are adopted by the next start.
+  void Stop();
+  int kubelet_port() const;
+
+ private:
+  Agent();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Removes everything the node's pods left on this machine (containers,
+// mounts, cgroups, network namespaces, IP allocations) without asking the
+// API: for tests and for decommissioning a node. Containers are killed.
+Status ResetNode(const AgentConfig& cfg);
+
+}  // namespace berth::node

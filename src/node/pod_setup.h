@@ -1,0 +1,49 @@
+// Turning a pod spec into what the runtime needs: the pod's files (volumes,
+// /etc/hosts, resolv.conf), a container's OCI settings (process, env, user,
+// security context, resources), its overlay root file system and mounts.
+// Internal to node/; used by PodWorker.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "node/context.h"
+
+namespace berth::node {
+
+struct PodFiles {
+  std::string netns_path;
+  std::string pod_ip;
+  std::string etc_dir;                          // hosts, hostname, resolv.conf
+  std::map<std::string, std::string> volumes;   // volume name -> host path
+  std::set<std::string> read_only_volumes;      // configMap, secret, projected, downwardAPI
+  std::vector<std::string> mounts;              // tmpfs mounted for the pod (unmounted on release)
+};
+
+// Creates the pod's volumes and /etc files under `dir`. Reads ConfigMaps,
+// Secrets and PersistentVolumeClaims through the API.
+Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir, const std::string& pod_ip,
+                       PodFiles* out);
+void ReleasePodFiles(PodFiles* files, const std::string& dir);
+
+// The pod's imagePullSecrets, read through the API.
+std::vector<PullSecret> PullSecrets(NodeContext* ctx, const Json& pod);
+
+// Fills process, user, security and resource settings of `cfg` from the
+// container spec and the image config.
+Status BuildContainerConfig(NodeContext* ctx, const Json& pod, const Json& container, const images::ImageInfo& image,
+                            const PodFiles& files, ContainerConfig* cfg);
+// Mounts the container's overlay root (image layers + its own upper dir) at
+// <ctr_dir>/rootfs.
+Status PrepareRootfs(const images::ImageInfo& image, const std::string& ctr_dir, std::string* rootfs);
+// Adds the container's volumeMounts and the pod's /etc files to cfg->mounts.
+Status MountVolumes(const PodFiles& files, const Json& container, const std::string& rootfs, ContainerConfig* cfg);
+
+// Kubernetes' $(VAR) expansion: defined names are replaced, $$ escapes,
+// anything else is left as written.
+std::string ExpandVars(const std::string& in, const std::map<std::string, std::string>& env);
+
+}  // namespace berth::node
