@@ -44,6 +44,8 @@ struct Request {
   std::string Header(const std::string& key) const;
 };
 
+class DuplexStream;
+
 // Writes one response. Either Reply() once, or Start() then any number of
 // Write() calls then End(). A streaming writer returns false from Write() once
 // the peer has gone; handlers stop then.
@@ -68,6 +70,26 @@ class ResponseWriter {
   // the handler returns; the connection closes afterwards.
   class WebSocket;
   virtual std::unique_ptr<WebSocket> UpgradeWebSocket(const std::string& protocol) = 0;
+  // Hijacks the connection as a raw byte stream after sending `code` (101
+  // Switching Protocols) with `headers`, for upgrades the server does not
+  // speak itself: a relay to another server (the API server proxying exec and
+  // port-forward to a kubelet) or SPDY. Bytes the client sent after its
+  // request are delivered by the first Read(). Returns nullptr if a response
+  // was already started. Same lifetime rule as UpgradeWebSocket().
+  virtual std::unique_ptr<DuplexStream> UpgradeRaw(int code, const Headers& headers) { return nullptr; }
+};
+
+// A full-duplex byte stream over an upgraded connection (either side). One
+// thread may block in Read() while another calls Write(); Shutdown() may be
+// called from any thread and makes both return false.
+class DuplexStream {
+ public:
+  virtual ~DuplexStream() = default;
+  // Blocks for the next bytes (replacing *data); false on EOF or error.
+  virtual bool Read(std::string* data) = 0;
+  // Writes all of data; false on error.
+  virtual bool Write(std::string_view data) = 0;
+  virtual void Shutdown() = 0;
 };
 
 // Messages are binary. Full duplex: one thread may block in Receive() while

@@ -337,6 +337,31 @@ class ServerWebSocket : public ResponseWriter::WebSocket {
   beast::flat_buffer rbuf_;
 };
 
+// An upgraded connection relayed as bytes. Like ServerWebSocket, its reads
+// and writes run as async operations on the shared I/O thread so that one
+// thread can read while another writes the same TLS stream.
+class ServerRawStream : public DuplexStream {
+ public:
+  ServerRawStream(Connection* conn, TlsStream& stream, std::string leftover)
+      : conn_(conn), stream_(stream), leftover_(std::move(leftover)) {}
+  ~ServerRawStream() override;
+  bool Read(std::string* data) override;
+  bool Write(std::string_view data) override;
+  void Shutdown() override;
+
+ private:
+  template <class Start>
+  ErrorCode RunOnIo(Start start);
+
+  Connection* conn_;
+  TlsStream& stream_;
+  std::string leftover_;
+  std::mutex send_mu_, recv_mu_;
+  std::mutex ops_mu_;
+  std::condition_variable ops_cv_;
+  int ops_in_flight_ = 0;
+};
+
 class Connection : public ResponseWriter {
  public:
   Connection(HttpsServerState* srv, ConnSlot* slot, TlsStream& stream, std::string remote)
@@ -351,6 +376,7 @@ class Connection : public ResponseWriter {
   void End() override;
   bool PeerClosed() override;
   std::unique_ptr<WebSocket> UpgradeWebSocket(const std::string& protocol) override;
+  std::unique_ptr<DuplexStream> UpgradeRaw(int code, const Headers& headers) override;
 
   HttpsServerState* server() { return srv_; }
   bool stopping() const { return srv_->stopping.load(); }
@@ -375,6 +401,7 @@ class Connection : public ResponseWriter {
   TlsStream& stream_;
   std::string remote_;
   Identity cert_identity_;
+  beast::flat_buffer* rbuf_ = nullptr;  // Serve()'s read buffer: bytes read past a request
 
   // Per-request state.
   BeastRequest* breq_ = nullptr;
@@ -405,6 +432,7 @@ void Connection::Serve() {
   cert_identity_ = CertIdentity(stream_.native_handle());
 
   beast::flat_buffer buf;
+  rbuf_ = &buf;
   const ServerOptions& opts = srv_->opts;
   while (!stopping()) {
     SetDeadline(opts.idle_timeout_seconds);
@@ -652,6 +680,94 @@ std::unique_ptr<ResponseWriter::WebSocket> Connection::UpgradeWebSocket(
   }
   return ws;
 }
+
+std::unique_ptr<DuplexStream> Connection::UpgradeRaw(int code, const Headers& headers) {
+  if (state_ != State::kIdle || breq_ == nullptr) return nullptr;
+  state_ = State::kUpgraded;
+  if (failed_ || stopping()) {
+    failed_ = true;
+    return nullptr;
+  }
+  http::response<http::empty_body> res;
+  res.version(11);
+  res.result(code);
+  ApplyHeaders(res, headers);
+  ErrorCode ec;
+  http::write(stream_, res, ec);
+  if (ec) {
+    failed_ = true;
+    return nullptr;
+  }
+  std::string leftover;
+  if (rbuf_ != nullptr) {
+    leftover = beast::buffers_to_string(rbuf_->data());
+    rbuf_->consume(rbuf_->size());
+  }
+  return std::make_unique<ServerRawStream>(this, stream_, std::move(leftover));
+}
+
+// ---------------------------------------------------------------------------
+// Raw upgraded stream.
+
+ServerRawStream::~ServerRawStream() {
+  std::unique_lock<std::mutex> l(ops_mu_);
+  if (ops_in_flight_ > 0) {
+    conn_->ShutdownSocket();
+    ops_cv_.wait(l, [&] { return ops_in_flight_ == 0; });
+  }
+}
+
+template <class Start>
+ErrorCode ServerRawStream::RunOnIo(Start start) {
+  {
+    std::lock_guard<std::mutex> l(ops_mu_);
+    if (conn_->stopping()) return asio::error::operation_aborted;
+    ++ops_in_flight_;
+  }
+  std::promise<ErrorCode> done;
+  auto fut = done.get_future();
+  asio::post(conn_->server()->ioc, [&] {
+    start([&](ErrorCode ec) {
+      {
+        std::lock_guard<std::mutex> l(ops_mu_);
+        --ops_in_flight_;
+        ops_cv_.notify_all();
+      }
+      done.set_value(ec);
+    });
+  });
+  return fut.get();
+}
+
+bool ServerRawStream::Read(std::string* data) {
+  std::lock_guard<std::mutex> l(recv_mu_);
+  if (!leftover_.empty()) {
+    *data = std::move(leftover_);
+    leftover_.clear();
+    return true;
+  }
+  data->resize(64 << 10);
+  size_t got = 0;
+  ErrorCode ec = RunOnIo([&](auto done) {
+    stream_.async_read_some(asio::buffer(data->data(), data->size()), [&got, done](ErrorCode ec, size_t n) {
+      got = n;
+      done(ec);
+    });
+  });
+  data->resize(got);
+  return !ec || got > 0;
+}
+
+bool ServerRawStream::Write(std::string_view data) {
+  std::lock_guard<std::mutex> l(send_mu_);
+  ErrorCode ec = RunOnIo([&](auto done) {
+    asio::async_write(stream_, asio::buffer(data.data(), data.size()),
+                      [done](ErrorCode ec, size_t) { done(ec); });
+  });
+  return !ec;
+}
+
+void ServerRawStream::Shutdown() { conn_->ShutdownSocket(); }
 
 // ---------------------------------------------------------------------------
 // WebSocket session.
