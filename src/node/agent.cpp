@@ -21,6 +21,7 @@
 #include "node/kubelet_api.h"
 #include "node/kubeclient.h"
 #include "node/pod_worker.h"
+#include "node/process.h"
 #include "node/services.h"
 #include "net/server.h"
 
@@ -140,7 +141,7 @@ struct Agent::Impl {
   std::string RuntimeVersion() const {
     auto r = RunProcess({runtime->binary(), "--version"}, "", 5000);
     if (!r.ok()) return "unknown";
-    std::string line = r->output.substr(0, r->output.find('\n'));
+    std::string line = r->out.substr(0, r->out.find('\n'));
     size_t sp = line.rfind(' ');
     return sp == std::string::npos ? line : line.substr(sp + 1);
   }
@@ -306,6 +307,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config) {
   BERTH_RETURN_IF_ERROR(MakeDirs(a.cfg.data_dir + "/pods", 0700));
   a.api = std::make_unique<KubeClient>(a.cfg.api);
 
+  // Orphans re-parented to this process (it is a child subreaper) are reaped.
+  StartOrphanReaper();
   RuntimeOptions ro;
   ro.preferred = a.cfg.runtime;
   ro.state_root = a.cfg.runtime_root;

@@ -1,4 +1,5 @@
 #include "node/exec.h"
+#include "node/process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,9 +112,13 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, int in, int out, int e
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   char** envp = environ;
+  auto lock = SpawnLock();  // see node/process.h: the orphan reaper leaves it alone
   pid_t pid = ::fork();
   if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
-  if (pid > 0) return pid;
+  if (pid > 0) {
+    TrackChild(pid);
+    return pid;
+  }
   // The reaper.
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
   ::syscall(SYS_close_range, 3u, ~0u, 0u);  // nothing else of the server leaks in
@@ -208,6 +213,7 @@ class ConsoleSocket {
       int n = ::poll(&p, 1, 100);
       if (n > 0) break;
       if (::waitpid(pid, wstatus, WNOHANG) == pid) {
+        UntrackChild(pid);
         *exited = true;
         return Internal("the runtime exited before creating the terminal");
       }
@@ -292,6 +298,7 @@ void RunExecSession(net::ResponseWriter::WebSocket* ws, const ExecOptions& opts,
       if (!reaped) {
         ::kill(-*pid, SIGKILL);
         ::waitpid(*pid, &wstatus, 0);
+        UntrackChild(*pid);
       }
       return Finish(
           ws, channel::ErrorStatus("cannot start a terminal session: " + m.status().message()));
@@ -366,6 +373,7 @@ void RunExecSession(net::ResponseWriter::WebSocket* ws, const ExecOptions& opts,
     }
   }
   if (!reaped) ::waitpid(*pid, &wstatus, 0);
+  UntrackChild(*pid);
   done = true;
   if (killed) {
     ws->Close();

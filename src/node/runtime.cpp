@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "node/process.h"
 
 namespace berth::node {
 namespace {
@@ -185,13 +186,15 @@ pid_t ReadPid(const std::string& path) {
   return static_cast<pid_t>(atol(s->c_str()));
 }
 
-// fork+exec with stdin /dev/null and stdout+stderr into a pipe.
+// fork+exec of the shim: stdin /dev/null, stdout+stderr into a pipe, and
+// `extra_fd` as its fd 3 (the start report).
 Result<pid_t> Spawn(const std::vector<std::string>& argv, int* out_fd, int extra_fd = -1, int stdin_fd = -1) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + strerror(errno));
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  auto lock = SpawnLock();
   pid_t pid = fork();
   if (pid < 0) {
     close(p[0]);
@@ -210,57 +213,13 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, int* out_fd, int extra
     execvp(cargv[0], cargv.data());
     _exit(127);
   }
+  TrackChild(pid);
   close(p[1]);
   *out_fd = p[0];
   return pid;
 }
 
 }  // namespace
-
-Result<ProcResult> RunProcess(const std::vector<std::string>& argv, const std::string& stdin_data, int timeout_ms) {
-  int in[2] = {-1, -1};
-  if (!stdin_data.empty()) {
-    if (pipe2(in, O_CLOEXEC) != 0) return Internal("pipe");
-  }
-  int out = -1;
-  auto pid = Spawn(argv, &out, -1, in[0]);
-  if (in[0] >= 0) close(in[0]);
-  if (!pid.ok()) {
-    if (in[1] >= 0) close(in[1]);
-    return pid.status();
-  }
-  if (in[1] >= 0) {
-    // Small inputs (configs): the pipe buffer holds them.
-    ssize_t n = write(in[1], stdin_data.data(), stdin_data.size());
-    (void)n;
-    close(in[1]);
-  }
-  ProcResult r;
-  const int64_t deadline = MonotonicNanos() + int64_t(timeout_ms) * 1000000;
-  char buf[8192];
-  bool killed = false;
-  for (;;) {
-    int left = static_cast<int>((deadline - MonotonicNanos()) / 1000000);
-    if (left <= 0 && !killed) {
-      kill(*pid, SIGKILL);
-      killed = true;
-    }
-    pollfd pfd{out, POLLIN, 0};
-    int pr = poll(&pfd, 1, killed ? 1000 : std::max(left, 1));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) continue;
-    ssize_t n = read(out, buf, sizeof buf);
-    if (n <= 0) break;
-    if (r.output.size() < (1 << 20)) r.output.append(buf, n);
-  }
-  close(out);
-  int st = 0;
-  while (waitpid(*pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  if (killed) return Status(Code::kTimeout, argv[0] + " timed out");
-  return r;
-}
 
 Result<std::string> FixHybridCgroups() {
   auto ctrls = ReadFile("/sys/fs/cgroup/unified/cgroup.controllers");
@@ -413,9 +372,9 @@ Status Runtime::Delete(const std::string& id) {
   argv.insert(argv.end(), {"delete", "--force", id});
   auto r = RunProcess(argv, "", 10000);
   if (!r.ok()) return r.status();
-  if (r->exit_code != 0 && r->output.find("does not exist") == std::string::npos &&
-      r->output.find("not found") == std::string::npos)
-    return Internal(name_ + " delete " + id + ": " + r->output);
+  std::string out = r->out + r->err;
+  if (r->exit_code != 0 && out.find("does not exist") == std::string::npos && out.find("not found") == std::string::npos)
+    return Internal(name_ + " delete " + id + ": " + out);
   return Status::Ok();
 }
 
@@ -425,7 +384,10 @@ void Runtime::ReapShims() {
   std::lock_guard<std::mutex> l(mu_);
   for (auto it = shims_.begin(); it != shims_.end();) {
     int st;
-    if (waitpid(*it, &st, WNOHANG) != 0) it = shims_.erase(it);
+    if (waitpid(*it, &st, WNOHANG) != 0) {
+      UntrackChild(*it);
+      it = shims_.erase(it);
+    }
     else ++it;
   }
 }
@@ -444,14 +406,15 @@ Result<Runtime::ExecResult> Runtime::Exec(const std::string& id, const std::vect
   auto r = RunProcess(ExecArgv(id, cmd, false), "", timeout_ms);
   ExecResult out;
   if (!r.ok()) {
-    if (r.status().code() == Code::kTimeout) {
+    // RunProcess fails only to start or on the timeout (the child is killed).
+    if (r.status().message().find("timed out") != std::string::npos) {
       out.timed_out = true;
       return out;
     }
     return r.status();
   }
   out.exit_code = r->exit_code;
-  out.output = std::move(r->output);
+  out.output = r->out + r->err;
   return out;
 }
 

@@ -117,12 +117,4 @@ class Runtime {
 // v2. Returns a note of what was done ("" if nothing was needed).
 Result<std::string> FixHybridCgroups();
 
-// Runs argv to completion with stdin from /dev/null, capturing stdout+stderr.
-struct ProcResult {
-  int exit_code = -1;
-  std::string output;
-};
-Result<ProcResult> RunProcess(const std::vector<std::string>& argv, const std::string& stdin_data = "",
-                              int timeout_ms = 30000);
-
 }  // namespace berth::node

@@ -151,4 +151,7 @@ kubectl delete pod shell web done --grace-period=1 --wait=false >/dev/null
 check_wait "all pods deleted" 60 bash -c "[[ -z \$(kubectl get pods -o name) ]]" || fail "pods" "$(kubectl get pods)"
 check_wait "no pod directories left" 20 bash -c "[[ -z \$(ls $DATA/node/pods 2>/dev/null) ]]"
 
+wait_for 5 bash -c "[[ \$(ps -o stat= --ppid $SERVER_PID | grep -c '^Z') -eq 0 ]]" &&
+  pass "no zombie children of the server (orphans are reaped)" || fail "zombies" "$(ps -o pid,stat,cmd --ppid $SERVER_PID)"
+
 finish

@@ -212,4 +212,7 @@ assert_eq "no container shims left" "0" "$OUT"
 OUT=$(ls /run/berth/netns | grep -c . || true)
 assert_eq "no pod network namespaces left" "0" "$OUT"
 
+wait_for 5 bash -c "[[ \$(ps -o stat= --ppid $SERVER_PID | grep -c '^Z') -eq 0 ]]" &&
+  pass "no zombie children of the server (orphans are reaped)" || fail "zombies" "$(ps -o pid,stat,cmd --ppid $SERVER_PID)"
+
 finish

@@ -13,7 +13,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "node/network/exec.h"
+#include "node/process.h"
 #include "node/network/netns.h"
 
 namespace berth::node::network {

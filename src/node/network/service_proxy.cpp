@@ -9,7 +9,7 @@
 
 #include "core/log.h"
 #include "node/kubeclient.h"
-#include "node/network/exec.h"
+#include "node/process.h"
 
 namespace berth::node::network {
 namespace {

@@ -18,7 +18,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "gtest/gtest.h"
-#include "node/network/exec.h"
+#include "node/process.h"
 #include "node/network/netns.h"
 #include "node/network/pod_network.h"
 #include "node/network/service_model.h"

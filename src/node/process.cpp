@@ -1,4 +1,4 @@
-#include "node/network/exec.h"
+#include "node/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,10 +11,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <dirent.h>
+#include <mutex>
+#include <set>
+#include <thread>
 
 extern char** environ;
 
-namespace berth::node::network {
+namespace berth::node {
 namespace {
 
 struct Pipe {
@@ -66,7 +70,12 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   auto cargv = CStrings(argv);
   auto cenv = CStrings(env);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, cargv.data(), cenv.data());
+  int rc;
+  {
+    auto lock = SpawnLock();
+    rc = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, cargv.data(), cenv.data());
+    if (rc == 0) TrackChild(pid);
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Internal("spawn " + argv[0] + ": " + strerror(rc));
@@ -127,16 +136,83 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   int wstatus = 0;
   while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
+  UntrackChild(pid);
   if (timed_out)
     return Internal(argv[0] + " timed out after " + std::to_string(timeout_ms) + " ms");
   res.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   return res;
 }
 
-Status RunChecked(const std::vector<std::string>& argv, const std::string& input) {
+std::vector<std::string> CurrentEnvironment() {
   std::vector<std::string> env;
   for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  auto r = RunProcess(argv, env, input);
+  return env;
+}
+
+Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std::string& input, int timeout_ms) {
+  return RunProcess(argv, CurrentEnvironment(), input, timeout_ms);
+}
+
+namespace {
+std::mutex& SpawnMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<pid_t>& Tracked() {  // guarded by SpawnMutex()
+  static std::set<pid_t> pids;
+  return pids;
+}
+}  // namespace
+
+std::unique_lock<std::mutex> SpawnLock() { return std::unique_lock<std::mutex>(SpawnMutex()); }
+
+void TrackChild(pid_t pid) { Tracked().insert(pid); }  // caller holds SpawnLock()
+
+void UntrackChild(pid_t pid) {
+  std::lock_guard<std::mutex> l(SpawnMutex());
+  Tracked().erase(pid);
+}
+
+void StartOrphanReaper() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::thread([] {
+      pthread_setname_np(pthread_self(), "orphan-reaper");
+      const pid_t self = getpid();
+      for (;;) {
+        // Zombie children (state Z, parent us) that no spawner waits for.
+        std::vector<pid_t> zombies;
+        if (DIR* d = opendir("/proc")) {
+          while (dirent* e = readdir(d)) {
+            pid_t pid = static_cast<pid_t>(atoi(e->d_name));
+            if (pid <= 0) continue;
+            char path[64], buf[512];
+            snprintf(path, sizeof path, "/proc/%d/stat", pid);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (n <= 0) continue;
+            buf[n] = 0;
+            const char* rp = strrchr(buf, ')');
+            if (!rp || rp[1] == 0 || rp[2] != 'Z') continue;
+            if (static_cast<pid_t>(atoi(rp + 4)) == self) zombies.push_back(pid);
+          }
+          closedir(d);
+        }
+        if (!zombies.empty()) {
+          std::lock_guard<std::mutex> l(SpawnMutex());
+          for (pid_t pid : zombies)
+            if (!Tracked().count(pid)) waitpid(pid, nullptr, WNOHANG);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the reaper's scan period
+      }
+    }).detach();
+  });
+}
+
+Status RunChecked(const std::vector<std::string>& argv, const std::string& input) {
+  auto r = RunProcess(argv, CurrentEnvironment(), input);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     std::string cmd;
@@ -146,4 +222,4 @@ Status RunChecked(const std::vector<std::string>& argv, const std::string& input
   return Status::Ok();
 }
 
-}  // namespace berth::node::network
+}  // namespace berth::node
