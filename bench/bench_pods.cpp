@@ -37,6 +37,7 @@ struct Settings {
   int pods = 30;
   double idle_seconds = 10;
   int wrk_seconds = 5;
+  bool prebind = false;  // set spec.nodeName (skips the scheduler hop)
 } g;
 
 double Pct(std::vector<double> v, double p) {
@@ -135,12 +136,14 @@ class ReadyWatch {
 };
 
 Json PodManifest(const std::string& name, const std::vector<std::string>& cmd) {
-  return {{"apiVersion", "v1"},
+  Json pod = {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata", {{"name", name}, {"labels", {{"bench", "pods"}, {"app", name}}}}},
           {"spec",
            {{"terminationGracePeriodSeconds", 0},
             {"containers", {{{"name", "c"}, {"image", "busybox:bench"}, {"imagePullPolicy", "Never"}, {"command", cmd}}}}}}};
+  if (g.prebind) pod["spec"]["nodeName"] = "bench-node";
+  return pod;
 }
 
 const berth::net::Headers kJson = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
@@ -213,6 +216,7 @@ int main(int argc, char** argv) {
     else if (a == "--pods") g.pods = std::atoi(next().c_str());
     else if (a == "--idle-seconds") g.idle_seconds = std::atof(next().c_str());
     else if (a == "--dir") g.dir = next();
+    else if (a == "--prebind") g.prebind = true;
     else {
       std::fprintf(stderr, "usage: bench_pods --berth BIN --rootfs DIR [--pods N] [--idle-seconds S] [--dir TMP]\n");
       return 2;

@@ -364,7 +364,9 @@ struct PodWorker::Impl {
             hp.host_ip = Str(port, "hostIP");
             req.host_ports.push_back(hp);
           }
+      int64_t t0 = Now();
       auto r = ctx->network->SetUp(req);
+      log::Debug("pod sandbox", log::Fields()("pod", ns + "/" + name)("ms", (Now() - t0) / 1000000));
       if (!r.ok()) {
         std::string msg = "Failed to create pod sandbox: " + r.status().message();
         if (msg != sandbox_error) ctx->Event(p, "Warning", "FailedCreatePodSandBox", msg);
@@ -448,7 +450,9 @@ struct PodWorker::Impl {
     c.dir = cfg.dir;
     c.log = cfg.log_path;
     ctx->Event(p, "Normal", "Created", "Created container " + c.name);
+    int64_t t0 = Now();
     s = ctx->runtime->Start(cfg);
+    log::Debug("container start", log::Fields()("pod", ns + "/" + name)("container", c.name)("ms", (Now() - t0) / 1000000));
     if (!s.ok()) {
       c.st = ContainerState{};
       c.st.phase = ContainerState::kExited;

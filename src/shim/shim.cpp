@@ -1,5 +1,5 @@
-// berth-shim: one small process per container, like conmon. It creates and
-// starts the container through the OCI runtime, is its parent (a subreaper),
+// berth-shim: one small process per container, like conmon. It runs the
+// container through the OCI runtime (`run --detach`), is its parent (a subreaper),
 // turns its stdout/stderr into a CRI-format log, and records how it ended in
 // exit.json. The agent can restart or crash meanwhile; the shim goes on.
 #include <fcntl.h>
@@ -73,8 +73,8 @@ void WriteFileNow(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
+  // No fsync: after a machine crash the container is gone with the record.
   WriteAll(fd, data);
-  fsync(fd);
   close(fd);
   rename(tmp.c_str(), path.c_str());
 }
@@ -231,26 +231,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> base = {runtime, "--root", root, "--log", rtlog};
   if (crun) base.push_back("--cgroup-manager=cgroupfs");
 
-  auto create = base;
-  create.insert(create.end(), {"create", "--bundle", dir, "--pid-file", dir + "/container.pid", id});
+  // One `run --detach` (create and start in one runtime process): the
+  // container's init is re-parented to us (a subreaper) when the runtime
+  // exits, even if it has already ended by then.
+  auto run = base;
+  run.insert(run.end(), {"run", "--detach", "--bundle", dir, "--pid-file", dir + "/container.pid", id});
+  int64_t started = NowNanos();
   // The runtime's own messages go to its log; the container inherits out/err.
-  int rc = WaitFor(Launch(create, devnull, out[1], err[1]));
-  auto why = [&] {
+  int rc = WaitFor(Launch(run, devnull, out[1], err[1]));
+  if (rc != 0) {
     std::string l;
     std::string t = ReadFile(rtlog, &l) ? Tail(l) : "";
-    return t.empty() ? "the OCI runtime failed (exit " + std::to_string(rc) + ")" : t;
-  };
-  if (rc != 0) return fail(why());
-  auto start = base;
-  start.insert(start.end(), {"start", id});
-  int64_t started = NowNanos();
-  rc = WaitFor(Launch(start, devnull, devnull, devnull));
-  if (rc != 0) {
-    std::string msg = why();
     auto del = base;
     del.insert(del.end(), {"delete", "--force", id});
     WaitFor(Launch(del, devnull, devnull, devnull));
-    return fail(msg);
+    return fail(t.empty() ? "the OCI runtime failed (exit " + std::to_string(rc) + ")" : t);
   }
   close(out[1]);
   close(err[1]);
