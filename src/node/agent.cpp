@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -78,8 +79,52 @@ void NodeContext::Event(const Json& pod, const std::string& type, const std::str
              {"firstTimestamp", now},
              {"lastTimestamp", now},
              {"count", 1}};
-  auto r = api->Create("/api/v1/namespaces/" + ns + "/events", ev);
-  if (!r.ok()) log::Debug("event not recorded", log::Fields()("reason", reason)("err", r.status().ToString()));
+  if (events) events->Post(ns, std::move(ev));
+}
+
+struct EventSink::Impl {
+  KubeClient* api;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<std::string, Json>> queue;
+  bool stop = false;
+  std::thread thread;
+
+  void Run() {
+    pthread_setname_np(pthread_self(), "node-events");
+    std::unique_lock<std::mutex> l(mu);
+    for (;;) {
+      cv.wait(l, [&] { return stop || !queue.empty(); });
+      if (queue.empty()) return;  // stopping and drained
+      auto [ns, ev] = std::move(queue.front());
+      queue.pop_front();
+      l.unlock();
+      auto r = api->Create("/api/v1/namespaces/" + ns + "/events", ev);
+      if (!r.ok()) log::Debug("event not recorded", log::Fields()("reason", ev.value("reason", ""))("err", r.status().ToString()));
+      l.lock();
+    }
+  }
+};
+
+EventSink::EventSink(KubeClient* api) : impl_(std::make_unique<Impl>()) {
+  impl_->api = api;
+  impl_->thread = std::thread([this] { impl_->Run(); });
+}
+
+EventSink::~EventSink() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  impl_->thread.join();
+}
+
+void EventSink::Post(std::string ns, Json event) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (impl_->stop || impl_->queue.size() >= 1000) return;
+  impl_->queue.emplace_back(std::move(ns), std::move(event));
+  impl_->cv.notify_one();
 }
 
 struct Agent::Impl {
@@ -89,6 +134,7 @@ struct Agent::Impl {
   std::unique_ptr<images::ImageStore> images;
   std::unique_ptr<network::PodNetwork> network;
   std::unique_ptr<Services> services;
+  std::unique_ptr<EventSink> events;
   NodeContext ctx;
   std::unique_ptr<Informer> pods;
   std::unique_ptr<net::HttpsServer> kubelet;
@@ -250,6 +296,7 @@ struct Agent::Impl {
       return;
     }
     if (it == workers.end()) {
+      log::Debug("pod arrived", log::Fields()("pod", key));
       workers[uid] = std::make_shared<PodWorker>(&ctx, pod);
       uid_by_key[key] = uid;
     } else {
@@ -324,6 +371,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config) {
     a.network = std::make_unique<network::PodNetwork>(nc);
     BERTH_RETURN_IF_ERROR(a.network->Init());
   }
+  a.events = std::make_unique<EventSink>(a.api.get());
+  a.ctx.events = a.events.get();
   a.ctx.api = a.api.get();
   a.ctx.runtime = a.runtime.get();
   a.ctx.images = a.images.get();
@@ -419,6 +468,7 @@ void Agent::Stop() {
     workers.swap(a.workers);
   }
   for (auto& [uid, w] : workers) w->Stop();
+  a.events.reset();  // sends what is queued
 }
 
 }  // namespace berth::node

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/json.h"
@@ -15,6 +16,19 @@ namespace berth::node {
 
 struct PullSecret {
   std::string docker_config_json;  // the .dockerconfigjson of an imagePullSecret
+};
+
+// Sends Events in order from one thread; a bounded queue (events are
+// best-effort in Kubernetes too: a flood drops the newest).
+class EventSink {
+ public:
+  explicit EventSink(KubeClient* api);
+  ~EventSink();
+  void Post(std::string ns, Json event);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 struct NodeContext {
@@ -30,8 +44,11 @@ struct NodeContext {
   // Pulls `ref` into the store (registry auth from the pull secrets).
   std::function<Result<images::ImageInfo>(const std::string& ref, const std::vector<PullSecret>& secrets)> pull;
 
-  // Records a core/v1 Event about a pod, from the kubelet.
+  // Records a core/v1 Event about a pod, from the kubelet. Asynchronous:
+  // events go out from their own thread so a pod's start does not wait for
+  // them (set `events` to enable; without it they are dropped).
   void Event(const Json& pod, const std::string& type, const std::string& reason, const std::string& message) const;
+  class EventSink* events = nullptr;
 };
 
 }  // namespace berth::node

@@ -844,6 +844,7 @@ struct PodWorker::Impl {
     if (!sandbox_error.empty()) st["message"] = sandbox_error;
     if (st == last_status) return phase;
     auto r = ctx->api->MergePatch("/api/v1/namespaces/" + ns + "/pods/" + name + "/status", {{"status", st}});
+    log::Debug("pod status written", log::Fields()("pod", ns + "/" + name)("phase", phase)("ready", all_ready));
     if (r.ok()) last_status = st;
     else status_retry = true;
     if (!r.ok()) log::Debug("pod status write failed", log::Fields()("pod", ns + "/" + name)("err", r.status().ToString()));
