@@ -50,6 +50,20 @@ else
   fail "find the container's httpd process on the host"
 fi
 
+# --- logs: --previous, --tail, --timestamps, -f until the container ends ------------------
+kc logs web --previous
+assert_eq "logs --previous shows the killed attempt" "started as 0" "$OUT"
+kubectl run ticker --image=busybox:test --image-pull-policy=Never --restart=Never -- \
+  sh -c 'for i in 1 2 3; do echo line$i; sleep 1; done' >/dev/null
+wait_for 30 bash -c "kubectl get pod ticker -o jsonpath='{.status.phase}' | grep -Eq 'Running|Succeeded'"
+OUT=$(timeout 30 kubectl logs -f ticker 2>&1)
+assert_eq "logs -f follows until the container ends" $'line1\nline2\nline3' "$OUT"
+kc logs ticker --tail=1
+assert_eq "logs --tail=1" "line3" "$OUT"
+kc logs ticker --timestamps
+assert_match "logs --timestamps" "$OUT" '^20[0-9-]+T[0-9:.]+Z line1'
+kubectl delete pod ticker --wait=false >/dev/null
+
 # --- a failing liveness probe restarts the container ---------------------------------
 kubectl apply -f - >/dev/null <<'EOF'
 apiVersion: v1
@@ -134,21 +148,21 @@ kc logs job/hello
 assert_eq "kubectl logs job/hello" "job done" "$OUT"
 
 # --- a Deployment rolls out and scales ----------------------------------------------
-kubectl create deployment app --image=busybox:test --replicas=2 -- httpd -f -p 8080 -h /www >/dev/null
+kubectl create deployment app --image=busybox:test --replicas=1 -- httpd -f -p 8080 -h /www >/dev/null
 kubectl patch deployment app --type=json -p '[{"op":"add","path":"/spec/template/spec/containers/0/imagePullPolicy","value":"Never"}]' >/dev/null
 kc rollout status deployment/app --timeout=60s
 assert_match "rollout status completes" "$OUT" "successfully rolled out"
-kubectl scale deployment app --replicas=4 >/dev/null
+kubectl scale deployment app --replicas=5 >/dev/null
 kc rollout status deployment/app --timeout=60s
 kc get deployment app -o jsonpath='{.status.readyReplicas}'
-assert_eq "scaled to 4 ready replicas" "4" "$OUT"
+assert_eq "scaled 1 -> 5 ready replicas" "5" "$OUT"
 
 # --- Services: ClusterIP and NodePort from the host, DNS name from a pod ------------------
 kubectl expose deployment app --port=80 --target-port=8080 --type=NodePort >/dev/null
 CIP=$(kubectl get svc app -o jsonpath='{.spec.clusterIP}')
 NPORT=$(kubectl get svc app -o jsonpath='{.spec.ports[0].nodePort}')
-wait_for 20 bash -c "[[ \$(kubectl get endpoints app -o jsonpath='{.subsets[0].addresses[*].ip}' | wc -w) -eq 4 ]]" &&
-  pass "the service's endpoints list the 4 ready pods" || fail "endpoints" "$(kubectl get endpoints app -o yaml)"
+wait_for 20 bash -c "[[ \$(kubectl get endpoints app -o jsonpath='{.subsets[0].addresses[*].ip}' | wc -w) -eq 5 ]]" &&
+  pass "the service's endpoints list the 5 ready pods" || fail "endpoints" "$(kubectl get endpoints app -o yaml)"
 wait_for 10 bash -c "curl -s --max-time 2 http://$CIP/index.html | grep -q 'hello from berth'" &&
   pass "the host reaches the deployment through its ClusterIP" || fail "ClusterIP $CIP from the host"
 wait_for 10 bash -c "curl -s --max-time 2 http://10.42.0.1:$NPORT/index.html | grep -q 'hello from berth'" &&
