@@ -313,6 +313,23 @@ namespace {
 
 class Connection;
 
+// Blocking calls for an upgraded connection: each runs one async operation on
+// the server's I/O thread, so one thread can read while another writes the
+// same TLS stream; Drain() waits, when the session ends, for operations still
+// in flight (forcing them to complete by shutting the socket down).
+class IoOps {
+ public:
+  // Runs `start(done)` on the I/O thread and blocks until `done` is called.
+  template <class Start>
+  ErrorCode Run(Connection* conn, Start start);
+  void Drain(Connection* conn);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+};
+
 class ServerWebSocket : public ResponseWriter::WebSocket {
  public:
   ServerWebSocket(Connection* conn, TlsStream& stream) : conn_(conn), ws_(stream) {}
@@ -324,16 +341,15 @@ class ServerWebSocket : public ResponseWriter::WebSocket {
   void Close() override;
 
  private:
-  // Runs `start(done)` on the I/O thread and blocks until `done` is called.
   template <class Start>
-  ErrorCode RunOnIo(Start start);
+  ErrorCode RunOnIo(Start start) {
+    return ops_.Run(conn_, start);
+  }
 
   Connection* conn_;
   websocket::stream<TlsStream&> ws_;
   std::mutex send_mu_, recv_mu_;  // one write and one read in flight at most
-  std::mutex ops_mu_;
-  std::condition_variable ops_cv_;
-  int ops_in_flight_ = 0;
+  IoOps ops_;
   beast::flat_buffer rbuf_;
 };
 
@@ -351,15 +367,15 @@ class ServerRawStream : public DuplexStream {
 
  private:
   template <class Start>
-  ErrorCode RunOnIo(Start start);
+  ErrorCode RunOnIo(Start start) {
+    return ops_.Run(conn_, start);
+  }
 
   Connection* conn_;
   TlsStream& stream_;
   std::string leftover_;
   std::mutex send_mu_, recv_mu_;
-  std::mutex ops_mu_;
-  std::condition_variable ops_cv_;
-  int ops_in_flight_ = 0;
+  IoOps ops_;
 };
 
 class Connection : public ResponseWriter {
@@ -709,34 +725,37 @@ std::unique_ptr<DuplexStream> Connection::UpgradeRaw(int code, const Headers& he
 // ---------------------------------------------------------------------------
 // Raw upgraded stream.
 
-ServerRawStream::~ServerRawStream() {
-  std::unique_lock<std::mutex> l(ops_mu_);
-  if (ops_in_flight_ > 0) {
-    conn_->ShutdownSocket();
-    ops_cv_.wait(l, [&] { return ops_in_flight_ == 0; });
-  }
-}
+ServerRawStream::~ServerRawStream() { ops_.Drain(conn_); }
 
 template <class Start>
-ErrorCode ServerRawStream::RunOnIo(Start start) {
+ErrorCode IoOps::Run(Connection* conn, Start start) {
   {
-    std::lock_guard<std::mutex> l(ops_mu_);
-    if (conn_->stopping()) return asio::error::operation_aborted;
-    ++ops_in_flight_;
+    std::lock_guard<std::mutex> l(mu_);
+    if (conn->stopping()) return asio::error::operation_aborted;
+    ++in_flight_;
   }
   std::promise<ErrorCode> done;
   auto fut = done.get_future();
-  asio::post(conn_->server()->ioc, [&] {
+  asio::post(conn->server()->ioc, [&] {
     start([&](ErrorCode ec) {
       {
-        std::lock_guard<std::mutex> l(ops_mu_);
-        --ops_in_flight_;
-        ops_cv_.notify_all();
+        std::lock_guard<std::mutex> l(mu_);
+        --in_flight_;
+        cv_.notify_all();
       }
       done.set_value(ec);
     });
   });
   return fut.get();
+}
+
+void IoOps::Drain(Connection* conn) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (in_flight_ > 0) {
+    // An operation still references the stream; force it to complete.
+    conn->ShutdownSocket();
+    cv_.wait(l, [&] { return in_flight_ == 0; });
+  }
 }
 
 bool ServerRawStream::Read(std::string* data) {
@@ -772,14 +791,7 @@ void ServerRawStream::Shutdown() { conn_->ShutdownSocket(); }
 // ---------------------------------------------------------------------------
 // WebSocket session.
 
-ServerWebSocket::~ServerWebSocket() {
-  std::unique_lock<std::mutex> l(ops_mu_);
-  if (ops_in_flight_ > 0) {
-    // An operation still references ws_; force it to complete.
-    conn_->ShutdownSocket();
-    ops_cv_.wait(l, [&] { return ops_in_flight_ == 0; });
-  }
-}
+ServerWebSocket::~ServerWebSocket() { ops_.Drain(conn_); }
 
 bool ServerWebSocket::Accept(const BeastRequest& req, const std::string& protocol) {
   ws_.set_option(websocket::stream_base::decorator([protocol](websocket::response_type& res) {
@@ -798,27 +810,6 @@ bool ServerWebSocket::Accept(const BeastRequest& req, const std::string& protoco
   return true;
 }
 
-template <class Start>
-ErrorCode ServerWebSocket::RunOnIo(Start start) {
-  {
-    std::lock_guard<std::mutex> l(ops_mu_);
-    if (conn_->stopping()) return asio::error::operation_aborted;
-    ++ops_in_flight_;
-  }
-  std::promise<ErrorCode> done;
-  auto fut = done.get_future();
-  asio::post(conn_->server()->ioc, [&] {
-    start([&](ErrorCode ec) {
-      {
-        std::lock_guard<std::mutex> l(ops_mu_);
-        --ops_in_flight_;
-        ops_cv_.notify_all();
-      }
-      done.set_value(ec);
-    });
-  });
-  return fut.get();
-}
 
 bool ServerWebSocket::SendBinary(std::string_view data) {
   std::lock_guard<std::mutex> l(send_mu_);
