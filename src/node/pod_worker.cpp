@@ -115,20 +115,26 @@ void UnmountTree(const std::string& path) {
   for (const auto& m : mounts) umount2(m.c_str(), MNT_DETACH);
 }
 
+void RemoveCgroupDir(const std::string& base) {
+  // Children first (a container cgroup the runtime did not remove).
+  DIR* c = opendir(base.c_str());
+  if (!c) return;
+  while (dirent* ce = readdir(c)) {
+    if (ce->d_type == DT_DIR && ce->d_name[0] != '.') rmdir((base + "/" + ce->d_name).c_str());
+  }
+  closedir(c);
+  rmdir(base.c_str());
+}
+
+// The pod's cgroup in every hierarchy: /sys/fs/cgroup/<controller><cgroup>
+// with v1 controllers (hybrid), /sys/fs/cgroup<cgroup> with cgroup v2 alone.
 void RemoveCgroups(const std::string& cgroup) {
+  RemoveCgroupDir("/sys/fs/cgroup" + cgroup);
   DIR* d = opendir("/sys/fs/cgroup");
   if (!d) return;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
-    std::string base = std::string("/sys/fs/cgroup/") + e->d_name + cgroup;
-    // Children first (a container cgroup the runtime did not remove).
-    DIR* c = opendir(base.c_str());
-    if (!c) continue;
-    while (dirent* ce = readdir(c)) {
-      if (ce->d_type == DT_DIR && ce->d_name[0] != '.') rmdir((base + "/" + ce->d_name).c_str());
-    }
-    closedir(c);
-    rmdir(base.c_str());
+    RemoveCgroupDir(std::string("/sys/fs/cgroup/") + e->d_name + cgroup);
   }
   closedir(d);
 }
