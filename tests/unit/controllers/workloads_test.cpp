@@ -193,8 +193,11 @@ TEST_F(DaemonSetTest, RollingUpdateReplacesPods) {
   for (int round = 0; round < 2; ++round) {
     std::string victim;
     ASSERT_TRUE(WaitFor([&] {
-      for (const auto& p : List("", "pods", "default", "app=agent"))
+      for (const auto& p : List("", "pods", "default", "app=agent")) {
         if (p["metadata"].contains("deletionTimestamp")) return victim = Name(p), true;
+        // Play the node for pods created since the last pass.
+        if (p.value("status", Json::object()).value("phase", "") != "Running") RunPod("default", Name(p), "10.1.0.1");
+      }
       return false;
     })) << round;
     Delete("", "pods", "default", victim, 0);
