@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kSecond = 1000000000;
 // The safety tick of an idle worker; exits and updates wake it at once.
-constexpr int64_t kIdleTick = 30 * kSecond;
+constexpr int64_t kIdleTick = 10 * kSecond;
 
 int64_t Now() { return MonotonicNanos(); }
 int64_t WallNanos() { return NowMicros() * 1000; }
@@ -600,6 +600,12 @@ struct PodWorker::Impl {
           if (c.st.phase == ContainerState::kExited && before.phase != ContainerState::kExited) {
             c.killing = false;
             c.ready = false;
+            // Exits wake the worker through the shim's pidfd; a late notice
+            // means that path missed one (the idle tick caught it).
+            int64_t lag_ms = c.st.finished_unix_nanos ? (WallNanos() - c.st.finished_unix_nanos) / 1000000 : 0;
+            if (lag_ms > 2000)
+              log::Warn("container exit noticed late",
+                        log::Fields()("pod", ns + "/" + name)("container", c.name)("lag_ms", lag_ms));
             if (c.st.oom_killed) ctx->Event(p, "Warning", "OOMKilled", "Container " + c.name + " was OOM-killed");
           }
         }
