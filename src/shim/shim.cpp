@@ -1,5 +1,5 @@
-// berth-shim: one small process per container, like conmon. It runs the
-// container through the OCI runtime (`run --detach`), is its parent (a subreaper),
+// berth-shim: one small process per container, like conmon. It creates and
+// starts the container through the OCI runtime, is its parent (a subreaper),
 // turns its stdout/stderr into a CRI-format log, and records how it ended in
 // exit.json. The agent can restart or crash meanwhile; the shim goes on.
 #include <fcntl.h>
@@ -231,21 +231,31 @@ int main(int argc, char** argv) {
   std::vector<std::string> base = {runtime, "--root", root, "--log", rtlog};
   if (crun) base.push_back("--cgroup-manager=cgroupfs");
 
-  // One `run --detach` (create and start in one runtime process): the
-  // container's init is re-parented to us (a subreaper) when the runtime
-  // exits, even if it has already ended by then.
-  auto run = base;
-  run.insert(run.end(), {"run", "--detach", "--bundle", dir, "--pid-file", dir + "/container.pid", id});
-  int64_t started = NowNanos();
+  // create, then start: the container's init is re-parented to us (a
+  // subreaper) when `create` exits, before it runs any of its own code, so
+  // we, and only we, reap it and see its exit status. (`run --detach` saves an
+  // exec but lets a container that ends at once be reaped by the runtime,
+  // which loses the status.)
+  auto create = base;
+  create.insert(create.end(), {"create", "--bundle", dir, "--pid-file", dir + "/container.pid", id});
   // The runtime's own messages go to its log; the container inherits out/err.
-  int rc = WaitFor(Launch(run, devnull, out[1], err[1]));
-  if (rc != 0) {
+  int rc = WaitFor(Launch(create, devnull, out[1], err[1]));
+  auto why = [&] {
     std::string l;
     std::string t = ReadFile(rtlog, &l) ? Tail(l) : "";
+    return t.empty() ? "the OCI runtime failed (exit " + std::to_string(rc) + ")" : t;
+  };
+  if (rc != 0) return fail(why());
+  auto start = base;
+  start.insert(start.end(), {"start", id});
+  int64_t started = NowNanos();
+  rc = WaitFor(Launch(start, devnull, devnull, devnull));
+  if (rc != 0) {
+    std::string msg = why();
     auto del = base;
     del.insert(del.end(), {"delete", "--force", id});
     WaitFor(Launch(del, devnull, devnull, devnull));
-    return fail(t.empty() ? "the OCI runtime failed (exit " + std::to_string(rc) + ")" : t);
+    return fail(msg);
   }
   close(out[1]);
   close(err[1]);
@@ -265,10 +275,20 @@ int main(int argc, char** argv) {
     pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}, {sfd, POLLIN, 0}};
     // After the container's init exits, its stdio may still be held by a
     // process that escaped it; stop waiting for EOF after a second.
-    int timeout = exited ? 1000 : -1;
+    // Otherwise wake now and then to make sure the container still exists:
+    // a SIGCHLD we never got must not leave us waiting forever.
+    int timeout = exited ? 1000 : 5000;
     int n = poll(p, 3, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 && exited) break;
+    if (n == 0 && cpid > 0 && kill(cpid, 0) != 0 && errno == ESRCH) {
+      // Gone without our reaping it (zombies still answer kill 0): the
+      // status is lost; record the exit as unknown rather than hang.
+      exited = true;
+      exit_code = 255;
+      exited_at = NowNanos();
+      continue;
+    }
     for (int i = 0; i < 2; ++i) {
       if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(p[i].fd, buf, sizeof buf);
