@@ -67,6 +67,7 @@ class DaemonSetController : public Controller {
     dsk_ = KindOf(os_, "apps", "daemonsets");
     podk_ = KindOf(os_, "", "pods");
     pending_.erase(key);
+    delete_failed_ = Status::Ok();
     auto ds = os_->Get(*dsk_, ns, name);
     if (!ds.ok()) return ds.status();
     if (Deleting(*ds)) return Status::Ok();
@@ -181,6 +182,7 @@ class DaemonSetController : public Controller {
       }, api::Subresource::kStatus);
       if (!u.ok()) return u.status();
     }
+    if (result.ok() && !delete_failed_.ok()) return delete_failed_;
     return result;
   }
 
@@ -205,10 +207,13 @@ class DaemonSetController : public Controller {
     }
   }
 
+  // A failed delete (a conflicting write, say) is retried with the key: the
+  // pass that wanted it may have been the last event for a while.
   void Delete(const Json& ds, const Json& pod) {
     api::DeleteParams dp;
     auto d = os_->Delete(*podk_, pod["metadata"].value("namespace", ""), pod["metadata"].value("name", ""), dp,
                          api::WriteOptions{});
+    if (!d.ok() && d.status().code() != Code::kNotFound) delete_failed_ = d.status();
     if (d.ok())
       RecordEvent(os_, *dsk_, ds, "Normal", "SuccessfulDelete", "Deleted pod: " + pod["metadata"].value("name", ""),
                   "daemonset-controller");
@@ -218,6 +223,7 @@ class DaemonSetController : public Controller {
   std::mutex mu_;
   std::set<std::string> known_;    // guarded by mu_: DaemonSet keys, re-synced on node changes
   std::set<std::string> pending_;  // worker thread only: waiting for minReadySeconds
+  Status delete_failed_;            // worker thread only: a Delete of this pass failed
 };
 
 }  // namespace

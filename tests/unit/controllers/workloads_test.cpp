@@ -199,7 +199,13 @@ TEST_F(DaemonSetTest, RollingUpdateReplacesPods) {
         if (p.value("status", Json::object()).value("phase", "") != "Running") RunPod("default", Name(p), "10.1.0.1");
       }
       return false;
-    })) << round;
+    })) << round << " pods: " << [&] {
+      std::string out;
+      for (const auto& p : List("", "pods", "default", "app=agent"))
+        out += Name(p) + "@" + p["spec"].value("nodeName", "") + " " + p["status"].dump() + " " +
+               p["metadata"]["labels"].dump() + "; ";
+      return out + " ds: " + DsStatus("agent").dump();
+    }();
     Delete("", "pods", "default", victim, 0);
     ASSERT_TRUE(WaitFor([&] { return PodsByNode("agent").size() == 2; }));
     for (const auto& [node, name] : PodsByNode("agent")) RunPod("default", name, "10.1.0.1");
