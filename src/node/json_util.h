@@ -1,3 +1,4 @@
+// Internal to node/, included only by .cpp files (it pulls in nlohmann/json).
 // Null-safe reads of API objects for node/ code: a missing or mistyped field
 // gives the default instead of an exception (objects come from the network).
 #pragma once
@@ -5,6 +6,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "core/json.h"
 
 namespace berth::node {
 
