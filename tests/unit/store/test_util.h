@@ -17,7 +17,10 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    if (path_.empty()) return;
+    std::filesystem::remove_all(path_, ec);
+    // A store opened at the directory's own path keeps its lock file beside it.
+    std::filesystem::remove(path_ + ".lock", ec);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
