@@ -1,5 +1,6 @@
 #include "api/apiserver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <tuple>
@@ -85,6 +86,18 @@ void ReplyStatus(ResponseWriter& w, const Status& st, const std::string& group,
   w.Reply(HttpCode(st.code()), Headers{{"Content-Type", kJson}}, StatusBody(st, group, resource, name));
 }
 
+Result<Json> DecodeRequestBody(const net::Request& r) {
+  std::string ct = r.Header("Content-Type");
+  auto semi = ct.find(';');
+  std::string base = ct.substr(0, semi);
+  if (base == "application/vnd.kubernetes.protobuf") return DecodeKubernetesProtobuf(r.body);
+  if (base == "application/json" || base.empty()) return ParseJson(r.body);
+  if (base == "application/yaml") return ParseYamlOrJson(r.body);
+  return Status(Code::kUnsupportedMediaType, "the body of the request was in an unknown format - accepted "
+                                             "media types include: application/json, application/yaml, "
+                                             "application/vnd.kubernetes.protobuf");
+}
+
 struct ApiServer::Impl {
   ObjectStore* os;
   std::atomic<int64_t> watches{0};
@@ -97,17 +110,7 @@ struct ApiServer::Impl {
 
   // ---- request decoding ----
 
-  Result<Json> DecodeBody(const Request& r) {
-    std::string ct = r.Header("Content-Type");
-    auto semi = ct.find(';');
-    std::string base = ct.substr(0, semi);
-    if (base == "application/vnd.kubernetes.protobuf") return DecodeKubernetesProtobuf(r.body);
-    if (base == "application/json" || base.empty()) return ParseJson(r.body);
-    if (base == "application/yaml") return ParseYamlOrJson(r.body);
-    return Status(Code::kUnsupportedMediaType, "the body of the request was in an unknown format - accepted "
-                                               "media types include: application/json, application/yaml, "
-                                               "application/vnd.kubernetes.protobuf");
-  }
+  Result<Json> DecodeBody(const Request& r) { return DecodeRequestBody(r); }
 
   static Result<WriteOptions> Options(const Request& r) {
     WriteOptions o;
@@ -209,9 +212,15 @@ struct ApiServer::Impl {
     if (t.sub.empty()) {
       auto vr = virtual_resources.find({t.group, t.version, t.kind->resource});
       if (vr != virtual_resources.end()) {
-        if (r.method != "GET")
+        // The kind's verbs say which methods its handler serves.
+        const auto& verbs = t.kind->verbs;
+        auto serves = [&verbs](const char* v) { return std::find(verbs.begin(), verbs.end(), v) != verbs.end(); };
+        bool allowed = r.method == "GET"    ? serves(t.name.empty() ? "list" : "get")
+                       : r.method == "POST" ? t.name.empty() && serves("create")
+                                            : false;
+        if (!allowed)
           return Fail(w, Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
-        *verb = t.name.empty() ? "LIST" : "GET";
+        *verb = r.method == "POST" ? "CREATE" : t.name.empty() ? "LIST" : "GET";
         vr->second(r, w, t.ns, t.name);
         return 200;
       }

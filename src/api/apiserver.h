@@ -45,6 +45,9 @@ class ApiServer {
 // Shared with other modules that answer in Kubernetes form.
 std::string StatusBody(const Status& st, const std::string& group = "",
                        const std::string& resource = "", const std::string& name = "");
+// A request body as JSON, from JSON, YAML or Kubernetes protobuf (by Content-Type).
+Result<Json> DecodeRequestBody(const net::Request& r);
+
 void ReplyStatus(net::ResponseWriter& w, const Status& st, const std::string& group = "",
                  const std::string& resource = "", const std::string& name = "");
 

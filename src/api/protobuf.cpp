@@ -525,6 +525,17 @@ std::vector<Message> BuildMessages() {
        {Str(1, "kind"), Str(2, "apiVersion"), Str(3, "name"), Str(4, "uid")}},
       {"authentication.v1.TokenRequestStatus",
        {Str(1, "token", kKeep), Time(2, "expirationTimestamp")}},
+      {"authentication.v1.TokenReview",
+       {Msg(1, "metadata", "meta.v1.ObjectMeta"), Msg(2, "spec", "authentication.v1.TokenReviewSpec"),
+        Msg(3, "status", "authentication.v1.TokenReviewStatus")}},
+      {"authentication.v1.TokenReviewSpec", {Str(1, "token"), Strs(2, "audiences")}},
+      {"authentication.v1.TokenReviewStatus",
+       {Bool(1, "authenticated"), Msg(2, "user", "authentication.v1.UserInfo"), Strs(4, "audiences"),
+        Str(3, "error")}},
+      {"authentication.v1.SelfSubjectReview",
+       {Msg(1, "metadata", "meta.v1.ObjectMeta"), Msg(2, "status", "authentication.v1.SelfSubjectReviewStatus")}},
+      {"authentication.v1.SelfSubjectReviewStatus", {Msg(1, "userInfo", "authentication.v1.UserInfo")}},
+      {"authentication.v1.UserInfo", {Str(1, "username"), Str(2, "uid"), Strs(3, "groups")}},
   };
 }
 
@@ -555,6 +566,8 @@ constexpr Kind kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRole", "rbac.v1.ClusterRole"},
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "rbac.v1.ClusterRoleBinding"},
     {"authentication.k8s.io/v1", "TokenRequest", "authentication.v1.TokenRequest"},
+    {"authentication.k8s.io/v1", "TokenReview", "authentication.v1.TokenReview"},
+    {"authentication.k8s.io/v1", "SelfSubjectReview", "authentication.v1.SelfSubjectReview"},
 };
 
 // Name -> message, built once. References are checked by SchemaSelfCheck().

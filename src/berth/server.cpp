@@ -11,6 +11,7 @@
 #include "api/crd.h"
 #include "api/encryption.h"
 #include "api/kubelet_proxy.h"
+#include "api/serviceaccount_token.h"
 #include "controllers/controllers.h"
 #include "core/file.h"
 #include "core/ids.h"
@@ -18,6 +19,7 @@
 #include "core/metrics.h"
 #include "core/time.h"
 #include "kinds/kinds.h"
+#include "kinds/service_account.h"
 #include "kinds/service_alloc.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -165,7 +167,24 @@ int RunServer(const ServerConfig& cfg) {
     log::Warn("custom resources are not served", log::Fields()("err", s.ToString()));
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) EnsureNamespace(objects, ns);
 
+  auto issuer = api::TokenIssuer::LoadOrCreate(pki.dir + "/service-account.key");
+  if (!issuer.ok()) {
+    log::Error("cannot load the service-account signing key", log::Fields()("err", issuer.status().ToString()));
+    return 1;
+  }
+  kinds::InstallServiceAccountAdmission(&objects);
+  // Bearer tokens: the static ones in pki/tokens, then service-account JWTs.
+  auto token_map = std::move(tokens).value();
+  api::ObjectStore* osp = &objects;
+  const api::TokenIssuer* iss = issuer->get();
+  net::TokenAuthenticator authenticate = [token_map, osp, iss](const std::string& t) -> std::optional<net::Identity> {
+    auto it = token_map.find(t);
+    if (it != token_map.end()) return it->second;
+    return api::AuthenticateServiceAccountToken(osp, *iss, t);
+  };
+
   api::ApiServer apiserver(&objects);
+  api::InstallAuthenticationApi(&apiserver, &objects, iss, authenticate);
   // The API server reaches kubelets with its own client certificate.
   net::ClientOptions kubelet_client;
   kubelet_client.ca_file = pki.ca_cert;
@@ -204,20 +223,22 @@ int RunServer(const ServerConfig& cfg) {
   opts.cert_file = pki.server_cert;
   opts.key_file = pki.server_key;
   opts.client_ca_file = pki.ca_cert;
-  auto token_map = std::move(tokens).value();
-  net::HttpsServer server(opts, std::move(router), [token_map](const std::string& t) -> std::optional<net::Identity> {
-    auto it = token_map.find(t);
-    if (it == token_map.end()) return std::nullopt;
-    return it->second;
+  // The discovery documents name the port, which is known only once bound.
+  auto bound_port = std::make_shared<std::atomic<int>>(cfg.port);
+  api::MountOidcDiscovery(router, iss, [bound_port, host = cfg.advertise] {
+    return "https://" + host + ":" + std::to_string(bound_port->load());
   });
+  net::HttpsServer server(opts, std::move(router), authenticate);
   if (Status s = server.Start(); !s.ok()) {
     log::Error("cannot start HTTPS server", log::Fields()("err", s.ToString()));
     return 1;
   }
 
-  controllers::Manager ctrl(&objects, cfg.data_dir + "/volumes");
+  auto root_ca = ReadFile(pki.ca_cert);
+  controllers::Manager ctrl(&objects, cfg.data_dir + "/volumes", root_ca.ok() ? *root_ca : "");
   ctrl.Start();
 
+  bound_port->store(server.port());
   std::string url = "https://" + cfg.advertise + ":" + std::to_string(server.port());
   auto ca = ReadFile(pki.ca_cert);
   auto cert = ReadFile(pki.admin_cert);

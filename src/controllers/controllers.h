@@ -21,9 +21,10 @@ class Manager {
  public:
   // Runs every controller the server has (kinds.h NewControllers).
   explicit Manager(api::ObjectStore* os);
-  // With the local volume provisioner: claims without a matching volume get a
-  // hostPath PersistentVolume in a directory under `volume_dir`.
-  Manager(api::ObjectStore* os, const std::string& volume_dir);
+  // The server's set: also the local volume provisioner (claims without a
+  // matching volume get a hostPath PersistentVolume in a directory under
+  // `volume_dir`) and the per-namespace service account and CA ConfigMap.
+  Manager(api::ObjectStore* os, const std::string& volume_dir, const std::string& root_ca_pem);
   // Runs the given controllers only (tests pick theirs, with fake clocks).
   Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers);
   ~Manager();

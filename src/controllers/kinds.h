@@ -28,6 +28,9 @@ std::unique_ptr<Controller> NewCronJobController(api::ObjectStore* os, Clock clo
 // modes, capacity), provisioning a hostPath volume under `volume_dir` for
 // claims of the default class that nothing matches.
 std::unique_ptr<Controller> NewVolumeBinder(api::ObjectStore* os, const std::string& volume_dir);
+// A "default" ServiceAccount and the "kube-root-ca.crt" ConfigMap (with
+// `ca_pem`; none when empty) in every namespace.
+std::unique_ptr<Controller> NewServiceAccountController(api::ObjectStore* os, const std::string& ca_pem);
 std::unique_ptr<Controller> NewNodeLifecycleController(api::ObjectStore* os, Clock clock = nullptr);
 
 // Kind lookups by well-known resource.

@@ -90,10 +90,12 @@ Manager::Manager(api::ObjectStore* os) : impl_(std::make_unique<Impl>()) {
   impl_->ctrls = NewControllers(os);
 }
 
-Manager::Manager(api::ObjectStore* os, const std::string& volume_dir) : impl_(std::make_unique<Impl>()) {
+Manager::Manager(api::ObjectStore* os, const std::string& volume_dir, const std::string& root_ca_pem)
+    : impl_(std::make_unique<Impl>()) {
   impl_->os = os;
   impl_->ctrls = NewControllers(os);
   impl_->ctrls.push_back(NewVolumeBinder(os, volume_dir));
+  impl_->ctrls.push_back(NewServiceAccountController(os, root_ca_pem));
 }
 
 Manager::Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers)

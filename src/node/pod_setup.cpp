@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
 #include "core/ids.h"
 #include "core/quantity.h"
+#include "core/time.h"
 #include "node/json_util.h"
 
 namespace berth::node {
@@ -251,6 +253,7 @@ Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir
   std::string name = Str(md, "name"), ns = Str(md, "namespace");
   out->etc_dir = dir + "/etc";
   out->pod_ip = pod_ip;
+  out->tokens.clear();  // a retry after a failed pass starts over
   BERTH_RETURN_IF_ERROR(MakeDirs(out->etc_dir, 0755));
   std::string hostname = Str(spec, "hostname", name);
   std::string fqdn = hostname;
@@ -344,11 +347,10 @@ Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir
         } else if (At(s, "downwardAPI").is_object()) {
           BERTH_RETURN_IF_ERROR(WriteDownwardItems(ctx, pod, At(At(s, "downwardAPI"), "items"), vdir, pod_ip, mode));
         } else if (At(s, "serviceAccountToken").is_object()) {
-          // Service-account tokens need a token issuer in the API server,
-          // which Berth does not have yet: the file is present and empty.
-          std::string path = Str(At(s, "serviceAccountToken"), "path", "token");
+          const Json& t = At(s, "serviceAccountToken");
+          std::string path = Str(t, "path", "token");
           if (!SafeRelPath(path)) return Invalid("serviceAccountToken path must be relative");
-          BERTH_RETURN_IF_ERROR(WriteFileMode(vdir + "/" + path, "", 0600));
+          out->tokens.push_back({vdir + "/" + path, Str(t, "audience"), Int(t, "expirationSeconds", 3600), mode});
         }
       }
       out->volumes[vname] = vdir;
@@ -364,6 +366,37 @@ Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir
       return Invalid("volume \"" + vname + "\": this volume type is not supported on this node");
     }
   }
+  return Status::Ok();
+}
+
+Status WriteServiceAccountTokens(NodeContext* ctx, const Json& pod, PodFiles* files) {
+  if (files->tokens.empty()) return Status::Ok();
+  const Json& md = At(pod, "metadata");
+  std::string sa = Str(At(pod, "spec"), "serviceAccountName", "default");
+  int64_t shortest = 0;
+  for (const auto& t : files->tokens) {
+    Json req = {{"apiVersion", "authentication.k8s.io/v1"},
+                {"kind", "TokenRequest"},
+                {"spec",
+                 {{"expirationSeconds", t.expiration_seconds},
+                  {"boundObjectRef",
+                   {{"kind", "Pod"}, {"apiVersion", "v1"}, {"name", Str(md, "name")}, {"uid", Str(md, "uid")}}}}}};
+    if (!t.audience.empty()) req["spec"]["audiences"] = Json::array({t.audience});
+    auto resp = ctx->api->Create("/api/v1/namespaces/" + Ns(pod) + "/serviceaccounts/" + sa + "/token", req);
+    if (!resp.ok())
+      return Status(resp.status().code(), "cannot get a token for service account \"" + sa + "\": " +
+                                              resp.status().message());
+    std::string token = Str(At(*resp, "status"), "token");
+    int64_t ttl = Int(At(*resp, "spec"), "expirationSeconds", t.expiration_seconds);
+    if (token.empty()) return Internal("the token request for service account \"" + sa + "\" returned no token");
+    // Renamed into place so that a reader never sees half a token; a token
+    // lost in a crash is simply requested again.
+    BERTH_RETURN_IF_ERROR(WriteFileMode(t.file + ".tmp", token, static_cast<mode_t>(t.mode)));
+    if (rename((t.file + ".tmp").c_str(), t.file.c_str()) != 0)
+      return Internal("cannot write " + t.file + ": " + strerror(errno));
+    if (shortest == 0 || ttl < shortest) shortest = ttl;
+  }
+  files->tokens_refresh_at = NowSeconds() + shortest * 8 / 10;
   return Status::Ok();
 }
 

@@ -21,6 +21,15 @@ struct PodFiles {
   std::map<std::string, std::string> volumes;   // volume name -> host path
   std::set<std::string> read_only_volumes;      // configMap, secret, projected, downwardAPI
   std::vector<std::string> mounts;              // tmpfs mounted for the pod (unmounted on release)
+  // Projected service-account tokens, rewritten before they expire.
+  struct Token {
+    std::string file;      // host path of the token file
+    std::string audience;  // empty: the API server's
+    int64_t expiration_seconds = 3600;
+    int mode = 0644;
+  };
+  std::vector<Token> tokens;
+  int64_t tokens_refresh_at = 0;  // unix seconds; 0 = no tokens
 };
 
 // Creates the pod's volumes and /etc files under `dir`. Reads ConfigMaps,
@@ -28,6 +37,10 @@ struct PodFiles {
 Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir, const std::string& pod_ip,
                        PodFiles* out);
 void ReleasePodFiles(PodFiles* files, const std::string& dir);
+// Requests every projected token of the pod (TokenRequest bound to the pod)
+// and writes it atomically; sets tokens_refresh_at to 80 % of the shortest
+// lifetime, as kubelet does.
+Status WriteServiceAccountTokens(NodeContext* ctx, const Json& pod, PodFiles* files);
 
 // The pod's imagePullSecrets, read through the API.
 std::vector<PullSecret> PullSecrets(NodeContext* ctx, const Json& pod);

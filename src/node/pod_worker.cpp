@@ -621,6 +621,7 @@ struct PodWorker::Impl {
     }
     if (!files_ready) {
       Status s = PreparePodFiles(ctx, p, dir, pod_ip, &files);
+      if (s.ok()) s = WriteServiceAccountTokens(ctx, p, &files);
       if (!s.ok()) {
         for (auto& c : ctrs) {
           c.waiting_reason = "CreateContainerConfigError";
@@ -631,7 +632,14 @@ struct PodWorker::Impl {
         return Now() + 2 * kSecond;
       }
       files_ready = true;
+    } else if (files.tokens_refresh_at > 0 && WallNanos() / kSecond >= files.tokens_refresh_at) {
+      if (Status s = WriteServiceAccountTokens(ctx, p, &files); !s.ok()) {
+        log::Warn("cannot refresh service-account tokens", log::Fields()("pod", ns + "/" + name)("err", s.message()));
+        files.tokens_refresh_at = WallNanos() / kSecond + 10;
+      }
     }
+    if (files.tokens_refresh_at > 0)
+      next = std::min(next, Now() + std::max<int64_t>(0, files.tokens_refresh_at - WallNanos() / kSecond) * kSecond);
 
     // Init containers, one at a time, each to success.
     bool inits_done = true;

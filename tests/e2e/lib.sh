@@ -173,6 +173,14 @@ import_busybox_image() {
     { fail "import the busybox test image"; finish; }
 }
 
+# expect_node_ready [name]: the embedded node agent registers its Node and
+# reports it Ready (an assertion).
+expect_node_ready() {
+  local node=${1:-e2e-node}
+  check_wait "the embedded node registers and is Ready" 30 bash -c \
+    "kubectl get node $node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null | grep -q True"
+}
+
 # --- server lifecycle ---------------------------------------------------------
 
 # Extra `berth server` flags. Tests of the API alone run without the node

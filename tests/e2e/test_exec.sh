@@ -9,8 +9,7 @@ SERVER_ARGS=(--node-name e2e-node)
 import_busybox_image
 
 start_server
-wait_for 30 bash -c "kubectl get node e2e-node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null | grep -q True" &&
-  pass "the embedded node registers and is Ready" || fail "node e2e-node Ready"
+expect_node_ready
 
 kubectl apply -f - >/dev/null <<'EOF'
 apiVersion: v1

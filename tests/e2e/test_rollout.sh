@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 SERVER_ARGS=(--node-name e2e-node)
 import_busybox_image
 start_server
-wait_for 30 bash -c "kubectl get node e2e-node 2>/dev/null | grep -q ' Ready'" || fail "node Ready"
+expect_node_ready
 
 # A CronJob first: it fires at the next minute boundary, checked at the end.
 kubectl apply -f - >/dev/null <<'EOF'

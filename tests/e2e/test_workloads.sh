@@ -9,8 +9,7 @@ import_busybox_image
 
 CGROUPS_BEFORE=$(ls /sys/fs/cgroup/memory/berth 2>/dev/null | grep -c '^pod' || true)
 start_server
-wait_for 30 bash -c "kubectl get node e2e-node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null | grep -q True" &&
-  pass "the embedded node registers and is Ready" || fail "node e2e-node Ready"
+expect_node_ready
 
 # --- a pod runs, logs, gets an IP ------------------------------------------------
 kubectl apply -f - >/dev/null <<'EOF'
