@@ -65,6 +65,10 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+  return WriteFileReplace(path, data, mode, true);
+}
+
+Status WriteFileReplace(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp.XXXXXX";
   Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (fd.get() < 0) return Errno("mkstemp", tmp);
@@ -80,13 +84,14 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
     }
     off += static_cast<size_t>(n);
   }
-  ok = ok && ::fsync(fd.get()) == 0;
+  ok = ok && (!durable || ::fsync(fd.get()) == 0);
   ok = fd.Close() == 0 && ok;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     Status st = Errno("write", path);
     ::unlink(tmp.c_str());
     return st;
   }
+  if (!durable) return Status::Ok();
   // The rename is durable only once the directory entry is.
   Fd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());

@@ -432,6 +432,7 @@ struct PodWorker::Impl {
       ctx->Event(p, "Normal", "Pulled", "Container image \"" + image + "\" already present on machine");
     }
     c.image_id = img->id;
+    int64_t t_prep = Now();
 
     int attempt = c.attempt + 1;
     ContainerConfig cfg;
@@ -458,7 +459,8 @@ struct PodWorker::Impl {
     ctx->Event(p, "Normal", "Created", "Created container " + c.name);
     int64_t t0 = Now();
     s = ctx->runtime->Start(cfg);
-    log::Debug("container start", log::Fields()("pod", ns + "/" + name)("container", c.name)("ms", (Now() - t0) / 1000000));
+    log::Debug("container start", log::Fields()("pod", ns + "/" + name)("container", c.name)(
+                                      "prepare_ms", (t0 - t_prep) / 1000000)("start_ms", (Now() - t0) / 1000000));
     if (!s.ok()) {
       c.st = ContainerState{};
       c.st.phase = ContainerState::kExited;
@@ -620,8 +622,12 @@ struct PodWorker::Impl {
       return Now() + 2 * kSecond;
     }
     if (!files_ready) {
+      int64_t t0 = Now();
       Status s = PreparePodFiles(ctx, p, dir, pod_ip, &files);
+      int64_t t1 = Now();
       if (s.ok()) s = WriteServiceAccountTokens(ctx, p, &files);
+      log::Debug("pod files", log::Fields()("pod", ns + "/" + name)("volumes_ms", (t1 - t0) / 1000000)(
+                                  "tokens_ms", (Now() - t1) / 1000000));
       if (!s.ok()) {
         for (auto& c : ctrs) {
           c.waiting_reason = "CreateContainerConfigError";
@@ -1028,6 +1034,14 @@ Result<std::string> PodWorker::RunningContainerId(const std::string& container) 
   if (st.phase != ContainerState::kRunning)
     return Status(Code::kBadRequest, "container " + container + " is not running");
   return IdFor(uid_, container, a);
+}
+
+std::vector<std::string> PodWorker::ImageRefs() const {
+  std::vector<std::string> out;
+  Json p = impl_->Pod();
+  for (const char* list : {"initContainers", "containers"})
+    for (const auto& c : At(At(p, "spec"), list)) out.push_back(Str(c, "image"));
+  return out;
 }
 
 std::string PodWorker::PodIP() const {

@@ -42,6 +42,8 @@ class PodWorker {
   Result<std::string> RunningContainerId(const std::string& container) const;
   // The pod IP (empty before the sandbox is up).
   std::string PodIP() const;
+  // The image references of the pod's containers (init containers included).
+  std::vector<std::string> ImageRefs() const;
   // For metrics: runtime ids and cgroup paths of running containers.
   std::vector<std::pair<std::string, std::string>> RunningCgroups() const;
   std::string pod_cgroup() const { return "/berth/pod" + uid_; }

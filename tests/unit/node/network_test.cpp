@@ -172,8 +172,8 @@ TEST(ExecTest, RunsAndCaptures) {
 
 // ---- live (root) ------------------------------------------------------------
 
-bool CanRunLive() {
-  return geteuid() == 0 && access("/usr/lib/cni/bridge", X_OK) == 0 &&
+bool CanRunLive(const std::string& driver) {
+  return geteuid() == 0 && (driver != "cni" || access("/usr/lib/cni/bridge", X_OK) == 0) &&
          access("/usr/sbin/nft", X_OK) == 0;
 }
 
@@ -275,13 +275,14 @@ std::vector<std::string> IpamFiles(const std::string& dir) {
   return out;
 }
 
-class LiveNetworkTest : public ::testing::Test {
+// Every live test runs with both drivers: "builtin" (netlink) and "cni".
+class LiveNetworkTest : public ::testing::TestWithParam<std::string> {
  protected:
   static constexpr const char* kTable = "berth_t";
   static constexpr const char* kBridge = "berth-t0";
 
   void SetUp() override {
-    if (!CanRunLive()) GTEST_SKIP() << "needs root, CNI plugins and nft";
+    if (!CanRunLive(GetParam())) GTEST_SKIP() << "needs root, nft (and the CNI plugins for the cni driver)";
     char tmpl[] = "/tmp/berth-net-test.XXXXXX";
     state_ = mkdtemp(tmpl);
     cfg_.bridge = kBridge;
@@ -291,6 +292,7 @@ class LiveNetworkTest : public ::testing::Test {
     cfg_.netns_dir = "/run/berth/netns-test";
     cfg_.network_name = "berth-test";
     cfg_.hostport_table = kTable;
+    cfg_.driver = GetParam();
     net_ = std::make_unique<PodNetwork>(cfg_);
   }
 
@@ -314,7 +316,7 @@ class LiveNetworkTest : public ::testing::Test {
   std::unique_ptr<PodNetwork> net_;
 };
 
-TEST_F(LiveNetworkTest, NetnsRaii) {
+TEST_P(LiveNetworkTest, NetnsRaii) {
   std::string path;
   {
     auto ns = Netns::Create(cfg_.netns_dir, "raii-probe");
@@ -328,7 +330,7 @@ TEST_F(LiveNetworkTest, NetnsRaii) {
   EXPECT_TRUE(DeleteNetns(path).ok());  // idempotent
 }
 
-TEST_F(LiveNetworkTest, PodsServicesAndCleanup) {
+TEST_P(LiveNetworkTest, PodsServicesAndCleanup) {
   std::string fwd_before = ReadFile("/proc/sys/net/ipv4/ip_forward").value();
   ASSERT_TRUE(net_->Init().ok());
   ASSERT_TRUE(net_->Init().ok());  // idempotent
@@ -345,6 +347,14 @@ TEST_F(LiveNetworkTest, PodsServicesAndCleanup) {
             << " ms\n";
   EXPECT_NE(a->ip, b->ip);
   EXPECT_EQ(a->gateway, "10.42.250.1");
+  EXPECT_FALSE(std::filesystem::is_empty(std::string("/sys/class/net/") + kBridge + "/brif"));
+  if (GetParam() == "builtin") {
+    // The host end is named after the pod, attached to the bridge, hairpin on.
+    std::string brport = std::string("/sys/class/net/") + kBridge + "/brif/" + HostVethName("uid-a-0001");
+    EXPECT_TRUE(FileExists(brport)) << brport;
+    auto hairpin = ReadFile(brport + "/hairpin_mode");
+    EXPECT_TRUE(hairpin.ok() && *hairpin == "1\n");
+  }
   EXPECT_EQ(a->netns_path, cfg_.netns_dir + "/berth-uid-a-0001");
   // Repeated SetUp returns the same pod network.
   auto a2 = net_->SetUp({"uid-a-0001", "default", "a", {{18080, 8080, "TCP", ""}}});
@@ -402,7 +412,7 @@ TEST_F(LiveNetworkTest, PodsServicesAndCleanup) {
   EXPECT_TRUE(std::filesystem::is_empty(std::string("/sys/class/net/") + kBridge + "/brif"));
 }
 
-TEST_F(LiveNetworkTest, RecoversAfterCrash) {
+TEST_P(LiveNetworkTest, RecoversAfterCrash) {
   ASSERT_TRUE(net_->Init().ok());
   auto a = net_->SetUp({"uid-crash-1", "default", "a", {{18081, 80, "TCP", ""}}});
   ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -422,7 +432,7 @@ TEST_F(LiveNetworkTest, RecoversAfterCrash) {
   EXPECT_TRUE(ListNetns(cfg_.netns_dir).empty());
 }
 
-TEST_F(LiveNetworkTest, ConcurrentSetUp) {
+TEST_P(LiveNetworkTest, ConcurrentSetUp) {
   ASSERT_TRUE(net_->Init().ok());
   std::vector<std::thread> ts;
   std::vector<Result<PodNetStatus>> rs(6, Result<PodNetStatus>(Internal("unset")));
@@ -442,6 +452,9 @@ TEST_F(LiveNetworkTest, ConcurrentSetUp) {
     ts.emplace_back([&, i] { EXPECT_TRUE(net_->TearDown("uid-par-" + std::to_string(i)).ok()); });
   for (auto& t : ts) t.join();
 }
+
+INSTANTIATE_TEST_SUITE_P(Drivers, LiveNetworkTest, ::testing::Values("builtin", "cni"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace berth::node::network
