@@ -57,6 +57,22 @@ int main(int argc, char** argv) {
   server->add_option("--node-name", cfg.node_name, "Name of this node (default: the host name)");
   server->add_flag("!--no-pod-network", cfg.pod_network,
                    "Pods get an isolated network namespace; no bridge, service proxy or DNS");
+  server->add_option("--pod-network-driver", cfg.pod_network_driver,
+                     "How pods join the bridge: builtin (in-process netlink) or cni (the CNI bridge and host-local plugins)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"builtin", "cni"}));
+  server->add_option("--image-gc-high-threshold", cfg.image_gc_high_percent,
+                     "Percent of the image file system in use above which unused images are removed")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  server->add_option("--image-gc-low-threshold", cfg.image_gc_low_percent,
+                     "Percent of the image file system image garbage collection frees down to")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  server->add_option("--image-gc-minimum-age", cfg.image_gc_min_age_seconds,
+                     "Seconds an image is kept at least, however full the disk")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   server->add_option("--insecure-registry", cfg.insecure_registries,
                      "Registry host[:port] to pull from over plain HTTP (repeatable)");
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });

@@ -267,6 +267,10 @@ int RunServer(const ServerConfig& cfg) {
     ac.tls_key = pki.server_key;
     ac.client_ca = pki.ca_cert;
     ac.network = cfg.pod_network;
+    ac.network_driver = cfg.pod_network_driver;
+    ac.image_gc_high_percent = cfg.image_gc_high_percent;
+    ac.image_gc_low_percent = cfg.image_gc_low_percent;
+    ac.image_gc_min_age_seconds = cfg.image_gc_min_age_seconds;
     ac.services = cfg.pod_network;
     ac.insecure_registries = cfg.insecure_registries;
     auto a = node::Agent::Start(ac);

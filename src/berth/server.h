@@ -16,8 +16,12 @@ struct ServerConfig {
   // The embedded node agent (this machine is node 1).
   bool agent = true;
   std::string node_name;       // default: the host name
-  bool pod_network = true;     // berth0 bridge, CNI, service proxy, DNS
+  bool pod_network = true;     // berth0 bridge, service proxy, DNS
+  std::string pod_network_driver = "builtin";  // "builtin" (netlink) or "cni" (CNI plugins)
   std::vector<std::string> insecure_registries;
+  int image_gc_high_percent = 85;  // kubelet's --image-gc-high-threshold
+  int image_gc_low_percent = 80;   // and --image-gc-low-threshold
+  int image_gc_min_age_seconds = 120;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

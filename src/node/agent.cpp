@@ -3,15 +3,18 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "core/file.h"
@@ -145,6 +148,9 @@ struct Agent::Impl {
   bool stopping = false;
   std::thread heartbeat;
   bool orphans_checked = false;
+  std::map<std::string, int64_t> image_last_used;   // image id -> monotonic ns (mu)
+  std::map<std::string, int64_t> image_first_seen;  // image id -> monotonic ns (mu)
+  std::string last_gc_failure;
 
   Json NodeObject() const {
     utsname u;
@@ -260,10 +266,112 @@ struct Agent::Impl {
         api->MergePatch("/api/v1/nodes/" + cfg.node_name + "/status", {{"status", {{"conditions", Conditions()}}}});
       }
       runtime->ReapShims();
+      CollectImages();
       l.lock();
       ReapWorkers();
       cv.wait_for(l, std::chrono::seconds(registered ? 10 : 1), [&] { return stopping; });
     }
+  }
+
+  // Percent of the image file system in use, or -1.
+  int ImageDiskPercent() const {
+    struct statvfs v;
+    if (statvfs(cfg.images_dir.c_str(), &v) != 0 || v.f_blocks == 0) return -1;
+    return static_cast<int>(100 - (100 * v.f_bavail) / v.f_blocks);
+  }
+
+  // Kubelet's image GC: above the high threshold, remove unused images
+  // (least recently used first) until below the low one.
+  void CollectImages() {
+    // Without the full list of this node's pods, any image might be needed.
+    if (!pods || !pods->Synced()) return;
+    // Image ids the node's pods need (running, starting or terminating); they
+    // count as used now.
+    std::set<std::string> in_use;
+    std::vector<std::string> refs;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (const auto& [uid, w] : workers)
+        for (auto& ref : w->ImageRefs()) refs.push_back(std::move(ref));
+    }
+    for (const auto& pod : pods->List()) {
+      if (!pod.contains("spec") || !pod["spec"].is_object()) continue;
+      for (const char* list : {"initContainers", "containers"})
+        if (pod["spec"].contains(list) && pod["spec"][list].is_array())
+          for (const auto& c : pod["spec"][list])
+            if (c.is_object() && c.contains("image") && c["image"].is_string()) refs.push_back(c["image"]);
+    }
+    for (const auto& ref : refs)
+      if (auto img = images->Get(ref); img.ok()) in_use.insert(img->id);
+    const int64_t now = MonotonicNanos();
+    std::vector<images::ImageInfo> all = images->List();
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (const auto& id : in_use) image_last_used[id] = now;
+      for (const auto& img : all) image_first_seen.emplace(img.id, now);
+    }
+    int used = ImageDiskPercent();
+    if (used < 0 || used < cfg.image_gc_high_percent) return;
+    // Images seen for less than the minimum age are spared: a pod about to
+    // use a just-pulled or just-imported image may not be known yet.
+    std::vector<images::ImageInfo> unused;
+    for (auto& img : all) {
+      if (in_use.count(img.id)) continue;
+      std::lock_guard<std::mutex> l(mu);
+      if (now - image_first_seen[img.id] < int64_t{cfg.image_gc_min_age_seconds} * 1000000000) continue;
+      unused.push_back(std::move(img));
+    }
+    std::sort(unused.begin(), unused.end(), [this](const images::ImageInfo& a, const images::ImageInfo& b) {
+      return LastUsed(a.id) < LastUsed(b.id);
+    });
+    int64_t freed = 0;
+    size_t removed = 0;
+    for (const auto& img : unused) {
+      if (ImageDiskPercent() < cfg.image_gc_low_percent) break;
+      if (!images->Remove(img.id).ok()) continue;
+      auto st = images->GarbageCollect(in_use);
+      if (st.ok()) freed += st->bytes_freed;
+      ++removed;
+      log::Info("image garbage collection: removed", log::Fields()("image", img.ref.empty() ? img.id : img.ref)(
+                                                        "disk_percent", used));
+    }
+    if (ImageDiskPercent() >= cfg.image_gc_low_percent) {
+      std::string msg = "Failed to garbage collect required amount of images. Attempted to free down to " +
+                        std::to_string(cfg.image_gc_low_percent) + "% of the image file system, removed " +
+                        std::to_string(removed) + " images (" + std::to_string(freed) + " bytes)";
+      if (msg != last_gc_failure) NodeEvent("Warning", "FreeDiskSpaceFailed", msg);
+      last_gc_failure = msg;
+    } else {
+      last_gc_failure.clear();
+    }
+  }
+
+  // An Event about this Node (in "default", where kubelet puts them).
+  void NodeEvent(const std::string& type, const std::string& reason, const std::string& message) {
+    std::string now = FormatRFC3339(NowSeconds());
+    Json ev = {{"apiVersion", "v1"},
+               {"kind", "Event"},
+               {"metadata", {{"name", EventName(cfg.node_name)}, {"namespace", "default"}}},
+               {"involvedObject", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", cfg.node_name}, {"uid", cfg.node_name}}},
+               {"reason", reason},
+               {"message", message},
+               {"type", type},
+               {"source", {{"component", "kubelet"}, {"host", cfg.node_name}}},
+               {"reportingComponent", "kubelet"},
+               {"reportingInstance", cfg.node_name},
+               {"firstTimestamp", now},
+               {"lastTimestamp", now},
+               {"count", 1}};
+    log::Warn(message, log::Fields()("reason", reason));
+    if (events) events->Post("default", std::move(ev));
+  }
+
+  // When a pod of this node last started a container of the image (0: not
+  // since this agent started, so those go first).
+  int64_t LastUsed(const std::string& image_id) {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = image_last_used.find(image_id);
+    return it == image_last_used.end() ? 0 : it->second;
   }
 
   // Drops workers that finished (mu held).
@@ -368,6 +476,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config) {
     nc.cluster_cidr = a.cfg.cluster_cidr;
     nc.cluster_dns_ip = a.cfg.cluster_dns_ip;
     nc.state_dir = a.cfg.data_dir + "/network";
+    nc.driver = a.cfg.network_driver;
     a.network = std::make_unique<network::PodNetwork>(nc);
     BERTH_RETURN_IF_ERROR(a.network->Init());
   }

@@ -22,6 +22,7 @@ struct AgentConfig {
   int kubelet_port = 0;        // 0 picks a free port (reported in the Node)
   std::string tls_cert, tls_key, client_ca;  // the kubelet API's TLS
   bool network = true;         // pod network on berth0; off = isolated pods
+  std::string network_driver = "builtin";  // how pods attach: "builtin" (netlink) or "cni"
   std::string bridge = "berth0";
   std::string pod_subnet = "10.42.0.0/24";
   std::string cluster_cidr = "10.42.0.0/16";
@@ -31,6 +32,15 @@ struct AgentConfig {
   bool services = true;        // run the service proxy and cluster DNS
   std::vector<std::string> insecure_registries;  // plain HTTP
   std::string registry_ca_file;
+  // Image garbage collection, as kubelet's --image-gc-high-threshold and
+  // --image-gc-low-threshold: once the image file system is fuller than
+  // `high` percent, images no pod of this node uses are removed, least
+  // recently used first, until it is below `low` percent. Checked every 10 s.
+  // Images the agent has known for less than `min_age` are never removed
+  // (kubelet's imageMinimumGCAge).
+  int image_gc_high_percent = 85;
+  int image_gc_low_percent = 80;
+  int image_gc_min_age_seconds = 120;
 };
 
 class Agent {
