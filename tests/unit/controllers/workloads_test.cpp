@@ -204,6 +204,8 @@ TEST_F(DaemonSetTest, RollingUpdateReplacesPods) {
       for (const auto& p : List("", "pods", "default", "app=agent"))
         out += Name(p) + "@" + p["spec"].value("nodeName", "") + " " + p["status"].dump() + " " +
                p["metadata"]["labels"].dump() + "; ";
+      for (const auto& e : List("", "events", "default", ""))
+        out += " | " + e.value("reason", "") + ": " + e.value("message", "");
       return out + " ds: " + DsStatus("agent").dump();
     }();
     Delete("", "pods", "default", victim, 0);
