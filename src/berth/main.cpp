@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   reset->callback([&] {
     berth::node::AgentConfig ac;
     ac.data_dir = reset_dir + "/node";
-    ac.runtime_root = reset_dir + "/node/runtime";
+    ac.runtime_root = berth::node::RuntimeRootFor(reset_dir);
     berth::Status s = berth::node::ResetNode(ac);
     if (!s.ok()) {
       std::cerr << "berth reset: " << s.ToString() << "\n";

@@ -121,6 +121,12 @@ int RunServer(const ServerConfig& cfg) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // SIGCHLD too, in every thread: the node agent's orphan reaper takes it
+  // from a signalfd (children are spawned with an empty mask).
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // Containers started later are our descendants: reap orphans (PID 1 here is not an init).
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -262,7 +268,7 @@ int RunServer(const ServerConfig& cfg) {
     ac.api.cert_file = node_cert.ok() ? node_cert->first : pki.admin_cert;
     ac.api.key_file = node_cert.ok() ? node_cert->second : pki.admin_key;
     // Per data dir, so that two servers on one machine never share containers.
-    ac.runtime_root = cfg.data_dir + "/node/runtime";
+    ac.runtime_root = node::RuntimeRootFor(cfg.data_dir);
     ac.tls_cert = pki.server_cert;
     ac.tls_key = pki.server_key;
     ac.client_ca = pki.ca_cert;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "core/file.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "node/context.h"
@@ -83,6 +85,13 @@ void NodeContext::Event(const Json& pod, const std::string& type, const std::str
              {"lastTimestamp", now},
              {"count", 1}};
   if (events) events->Post(ns, std::move(ev));
+}
+
+std::string RuntimeRootFor(const std::string& data_dir) {
+  std::error_code ec;
+  std::string abs = std::filesystem::weakly_canonical(data_dir, ec).string();
+  if (ec || abs.empty()) abs = data_dir;
+  return "/run/berth/runtime-" + Sha256Hex(abs).substr(0, 12);
 }
 
 struct EventSink::Impl {
@@ -556,6 +565,7 @@ Status ResetNode(const AgentConfig& cfg) {
     for (const auto& uid : uids) CleanupOrphanPod(&ctx, uid);
   }
   if (net) BERTH_RETURN_IF_ERROR(net->Cleanup({}));
+  RemoveTmpfsIfEmpty(cfg.runtime_root);
   return Status::Ok();
 }
 
@@ -578,6 +588,8 @@ void Agent::Stop() {
   }
   for (auto& [uid, w] : workers) w->Stop();
   a.events.reset();  // sends what is queued
+  // The runtime's state directory goes when no container is left in it.
+  RemoveTmpfsIfEmpty(a.cfg.runtime_root);
 }
 
 }  // namespace berth::node

@@ -43,6 +43,12 @@ struct AgentConfig {
   int image_gc_min_age_seconds = 120;
 };
 
+// The OCI runtime's state directory for a node whose data lives in
+// `data_dir`: on tmpfs (/run/berth/runtime-<hash of the path>), like the
+// container state of containerd or CRI-O, one per data dir so that two
+// servers on one machine never share containers.
+std::string RuntimeRootFor(const std::string& data_dir);
+
 class Agent {
  public:
   static Result<std::unique_ptr<Agent>> Start(const AgentConfig& cfg);

@@ -14,6 +14,7 @@
 #include "node/stats.h"
 #include "node/portforward.h"
 #include "net/http.h"
+#include "node/pod_setup.h"
 #include "node/pod_worker.h"
 
 namespace berth::node {
@@ -110,10 +111,10 @@ void ServeLogs(net::Request& r, net::ResponseWriter& w, NodeContext* ctx, const 
     // or when a newer attempt replaced it.
     auto cur = worker->LogPath(cname, false);
     if (worker->Done() || !cur.ok() || *cur != *path) break;
-    // <pod dir>/logs/<c>/<n>.log belongs to the attempt dir <pod dir>/c/<c>/<n>.
+    // <pod dir>/logs/<c>/<n>.log belongs to the attempt dir <pod dir>/run/c/<c>/<n>.
     std::string attempt = path->substr(path->rfind('/') + 1);
     attempt = attempt.substr(0, attempt.find('.'));
-    std::string cdir = path->substr(0, path->rfind("/logs/")) + "/c/" + cname + "/" + attempt;
+    std::string cdir = ContainerStateRoot(path->substr(0, path->rfind("/logs/"))) + "/" + cname + "/" + attempt;
     if (FileExists(cdir + "/exit.json") && FileSize(*path) == pos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval of a follow stream
   }

@@ -246,12 +246,22 @@ std::string ExpandVars(const std::string& in, const std::map<std::string, std::s
   return out;
 }
 
+std::string PodRunDir(const std::string& dir) { return dir + "/run"; }
+std::string ContainerStateRoot(const std::string& dir) { return dir + "/run/c"; }
+
+Status EnsurePodRunDir(const std::string& dir) {
+  // Bounded: generated files and small state only (a ConfigMap or Secret is
+  // at most 1 MiB).
+  return EnsureTmpfs(PodRunDir(dir), "mode=0700,size=64m");
+}
+
 Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir, const std::string& pod_ip,
                        PodFiles* out) {
+  BERTH_RETURN_IF_ERROR(EnsurePodRunDir(dir));
   const Json& spec = At(pod, "spec");
   const Json& md = At(pod, "metadata");
   std::string name = Str(md, "name"), ns = Str(md, "namespace");
-  out->etc_dir = dir + "/etc";
+  out->etc_dir = PodRunDir(dir) + "/etc";
   out->pod_ip = pod_ip;
   out->tokens.clear();  // a retry after a failed pass starts over
   BERTH_RETURN_IF_ERROR(MakeDirs(out->etc_dir, 0755));
@@ -287,7 +297,8 @@ Status PreparePodFiles(NodeContext* ctx, const Json& pod, const std::string& dir
 
   for (const auto& v : At(spec, "volumes")) {
     std::string vname = Str(v, "name");
-    std::string vdir = dir + "/volumes/" + vname;
+    // Generated volumes go to the tmpfs; emptyDirs stay on disk.
+    std::string vdir = (At(v, "emptyDir").is_object() ? dir : PodRunDir(dir)) + "/volumes/" + vname;
     if (At(v, "emptyDir").is_object()) {
       BERTH_RETURN_IF_ERROR(MakeDirs(vdir, 0777));
       chmod(vdir.c_str(), 0777);
@@ -571,8 +582,9 @@ Status BuildContainerConfig(NodeContext* ctx, const Json& pod, const Json& c, co
   return Status::Ok();
 }
 
-Status PrepareRootfs(const images::ImageInfo& image, const std::string& ctr_dir, std::string* rootfs) {
-  std::string upper = ctr_dir + "/upper", work = ctr_dir + "/work";
+Status PrepareRootfs(const images::ImageInfo& image, const std::string& ctr_dir, const std::string& layer_dir,
+                     std::string* rootfs) {
+  std::string upper = layer_dir + "/upper", work = layer_dir + "/work";
   *rootfs = ctr_dir + "/rootfs";
   for (const auto& d : {upper, work, *rootfs}) BERTH_RETURN_IF_ERROR(MakeDirs(d, 0755));
   if (image.layer_dirs.empty()) return Invalid("image " + image.ref + " has no layers");

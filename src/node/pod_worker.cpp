@@ -285,7 +285,11 @@ struct PodWorker::Impl {
   }
 
   std::string CtrDir(const std::string& cname, int attempt) const {
-    return dir + "/c/" + cname + "/" + std::to_string(attempt);
+    return ContainerStateRoot(dir) + "/" + cname + "/" + std::to_string(attempt);
+  }
+  // The container's writable layer, on disk.
+  std::string LayerDir(const std::string& cname, int attempt) const {
+    return dir + "/overlay/" + cname + "-" + std::to_string(attempt);
   }
   std::string LogFile(const std::string& cname, int attempt) const {
     return dir + "/logs/" + cname + "/" + std::to_string(attempt) + ".log";
@@ -312,7 +316,7 @@ struct PodWorker::Impl {
     // Adopt what a previous agent process started.
     for (auto* list : {&inits, &ctrs}) {
       for (auto& c : *list) {
-        int a = HighestAttempt(dir + "/c/" + c.name);
+        int a = HighestAttempt(ContainerStateRoot(dir) + "/" + c.name);
         if (a < 0) continue;
         c.attempt = a;
         c.id = IdFor(uid, c.name, a);
@@ -443,7 +447,7 @@ struct PodWorker::Impl {
     Status s = BuildContainerConfig(ctx, p, spec, *img, files, &cfg);
     if (s.ok()) s = MakeDirs(cfg.dir, 0700);
     if (s.ok()) s = MakeDirs(dir + "/logs/" + c.name, 0755);
-    if (s.ok()) s = PrepareRootfs(*img, cfg.dir, &cfg.rootfs);
+    if (s.ok()) s = PrepareRootfs(*img, cfg.dir, LayerDir(c.name, attempt), &cfg.rootfs);
     if (s.ok()) s = MountVolumes(files, spec, cfg.rootfs, &cfg);
     if (!s.ok()) {
       c.waiting_reason = "CreateContainerConfigError";
@@ -505,6 +509,7 @@ struct PodWorker::Impl {
     if (c.attempt >= 1) {
       std::error_code ec;
       fs::remove_all(CtrDir(c.name, c.attempt - 1), ec);
+      fs::remove_all(LayerDir(c.name, c.attempt - 1), ec);
       ::unlink(LogFile(c.name, c.attempt - 1).c_str());
     }
   }
@@ -1016,7 +1021,7 @@ void PodWorker::Stop() {
 }
 
 Result<std::string> PodWorker::LogPath(const std::string& container, bool previous) const {
-  int a = HighestAttempt(impl_->dir + "/c/" + container);
+  int a = HighestAttempt(ContainerStateRoot(impl_->dir) + "/" + container);
   if (previous) --a;
   if (a < 0) {
     if (previous) return Status(Code::kBadRequest, "previous terminated container \"" + container + "\" in pod \"" +
@@ -1028,7 +1033,7 @@ Result<std::string> PodWorker::LogPath(const std::string& container, bool previo
 }
 
 Result<std::string> PodWorker::RunningContainerId(const std::string& container) const {
-  int a = HighestAttempt(impl_->dir + "/c/" + container);
+  int a = HighestAttempt(ContainerStateRoot(impl_->dir) + "/" + container);
   if (a < 0) return Status(Code::kBadRequest, "container " + container + " not found in pod " + impl_->name);
   auto st = impl_->ctx->runtime->State(impl_->CtrDir(container, a));
   if (st.phase != ContainerState::kRunning)
@@ -1051,12 +1056,12 @@ std::string PodWorker::PodIP() const {
 
 std::vector<std::pair<std::string, std::string>> PodWorker::RunningCgroups() const {
   std::vector<std::pair<std::string, std::string>> out;
-  DIR* d = opendir((impl_->dir + "/c").c_str());
+  DIR* d = opendir(ContainerStateRoot(impl_->dir).c_str());
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::string cname = e->d_name;
-    int a = HighestAttempt(impl_->dir + "/c/" + cname);
+    int a = HighestAttempt(ContainerStateRoot(impl_->dir) + "/" + cname);
     if (a < 0) continue;
     auto st = impl_->ctx->runtime->State(impl_->CtrDir(cname, a));
     if (st.phase != ContainerState::kRunning) continue;
@@ -1069,14 +1074,15 @@ std::vector<std::pair<std::string, std::string>> PodWorker::RunningCgroups() con
 
 void CleanupOrphanPod(NodeContext* ctx, const std::string& uid) {
   std::string dir = ctx->root + "/pods/" + uid;
-  DIR* d = opendir((dir + "/c").c_str());
+  const std::string state = ContainerStateRoot(dir);
+  DIR* d = opendir(state.c_str());
   if (d) {
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
       std::string cname = e->d_name;
-      int a = HighestAttempt(dir + "/c/" + cname);
+      int a = HighestAttempt(state + "/" + cname);
       for (int i = std::max(0, a - 1); i <= a; ++i) {
-        std::string cdir = dir + "/c/" + cname + "/" + std::to_string(i);
+        std::string cdir = state + "/" + cname + "/" + std::to_string(i);
         auto st = ctx->runtime->State(cdir);
         if (st.phase == ContainerState::kRunning) ctx->runtime->Kill(IdFor(uid, cname, i), cdir, SIGKILL);
         ctx->runtime->Delete(IdFor(uid, cname, i));

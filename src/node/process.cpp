@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,6 +180,14 @@ void StartOrphanReaper() {
     std::thread([] {
       pthread_setname_np(pthread_self(), "orphan-reaper");
       const pid_t self = getpid();
+      // Woken by SIGCHLD when the process blocks it in every thread (berth
+      // server does); otherwise, and as a safety net, every few seconds.
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      sigset_t blocked;
+      pthread_sigmask(SIG_BLOCK, nullptr, &blocked);
+      int sfd = sigismember(&blocked, SIGCHLD) == 1 ? signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
       for (;;) {
         // Zombie children (state Z, parent us) that no spawner waits for.
         std::vector<pid_t> zombies;
@@ -205,7 +214,15 @@ void StartOrphanReaper() {
           for (pid_t pid : zombies)
             if (!Tracked().count(pid)) waitpid(pid, nullptr, WNOHANG);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the reaper's scan period
+        if (sfd < 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        pollfd p{sfd, POLLIN, 0};
+        poll(&p, 1, 5000);
+        signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        }
       }
     }).detach();
   });

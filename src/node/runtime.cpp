@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,10 +258,35 @@ Result<std::string> FixHybridCgroups() {
   return "moved " + done + " from the cgroup v2 tree to v1 hierarchies (hybrid cgroups)";
 }
 
+Status EnsureTmpfs(const std::string& dir, const std::string& opts) {
+  BERTH_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  struct statfs sf;
+  if (statfs(dir.c_str(), &sf) == 0 && static_cast<unsigned long>(sf.f_type) == TMPFS_MAGIC) return Status::Ok();
+  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+    return Internal("mount tmpfs at " + dir + ": " + strerror(errno));
+  return Status::Ok();
+}
+
+void RemoveTmpfsIfEmpty(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  bool empty = true;
+  while (dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = false;
+  closedir(d);
+  if (!empty) return;
+  struct statfs sf;
+  if (statfs(dir.c_str(), &sf) == 0 && static_cast<unsigned long>(sf.f_type) == TMPFS_MAGIC)
+    umount2(dir.c_str(), MNT_DETACH);  // ours, or /run's (then EINVAL: not a mount point)
+  rmdir(dir.c_str());
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::Open(const RuntimeOptions& opts) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->opts_ = opts;
-  BERTH_RETURN_IF_ERROR(MakeDirs(opts.state_root, 0700));
+  // The runtime's state is small and per boot; on disk it would cost inode
+  // allocations on every container start.
+  BERTH_RETURN_IF_ERROR(EnsureTmpfs(opts.state_root, "mode=0700,size=32m"));
   auto fix = FixHybridCgroups();
   if (!fix.ok()) log::Warn("cannot adjust hybrid cgroups", log::Fields()("err", fix.status().ToString()));
   else if (!fix->empty()) log::Info("cgroups", log::Fields()("note", *fix));

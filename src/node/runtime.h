@@ -117,4 +117,11 @@ class Runtime {
 // v2. Returns a note of what was done ("" if nothing was needed).
 Result<std::string> FixHybridCgroups();
 
+// Makes `dir` a tmpfs mount (mount options `opts`) unless it is on one
+// already, as it is when it lies under a tmpfs /run. Creates it first.
+Status EnsureTmpfs(const std::string& dir, const std::string& opts);
+// Unmounts the tmpfs EnsureTmpfs put at `dir` and removes `dir`, if it holds
+// nothing (the runtime's state directory once its containers are gone).
+void RemoveTmpfsIfEmpty(const std::string& dir);
+
 }  // namespace berth::node

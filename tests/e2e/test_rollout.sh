@@ -89,7 +89,7 @@ POD=$(kubectl get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
 PODIP=$(kubectl get pod "$POD" -o jsonpath='{.status.podIP}')
 PODUID=$(kubectl get pod "$POD" -o jsonpath='{.metadata.uid}')
 # The readiness probe reads /www/v.txt: remove it inside the container's root.
-ROOT=$(ls -d "$DATA"/node/pods/"$PODUID"/c/web/*/rootfs | tail -1)
+ROOT=$(ls -d "$DATA"/node/pods/"$PODUID"/run/c/web/*/rootfs | tail -1)
 rm -f "$ROOT/www/v.txt"
 wait_for 10 bash -c "! kubectl get endpoints web -o jsonpath='{.subsets[*].addresses[*].ip}' | grep -qw $PODIP" &&
   pass "an unready pod leaves the endpoints" || fail "unready pod still in endpoints"

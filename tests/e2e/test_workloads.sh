@@ -38,7 +38,7 @@ wait_for 10 bash -c "kubectl logs web | grep -q 'started as 0'" && pass "kubectl
 
 # --- restart on a killed process, restartCount --------------------------------------
 WEB_UID=$(kubectl get pod web -o jsonpath='{.metadata.uid}')
-PID=$(cat "$DATA/node/pods/$WEB_UID/c/web/0/container.pid" 2>/dev/null)
+PID=$(cat "$DATA/node/pods/$WEB_UID/run/c/web/0/container.pid" 2>/dev/null)
 if [[ -n "$PID" ]]; then
   kill -KILL "$PID"
   wait_for 30 bash -c "[[ \$(kubectl get pod web -o jsonpath='{.status.containerStatuses[0].restartCount}') -ge 1 ]]" &&
@@ -216,7 +216,10 @@ wait_for 60 bash -c "[[ -z \$(kubectl get pods -o name) ]]" && pass "all pods de
 wait_for 20 bash -c "[[ -z \$(ls $DATA/node/pods 2>/dev/null) ]]" && pass "no pod directories left" || fail "pod dirs" "$(ls $DATA/node/pods)"
 OUT=$(findmnt -rn -o TARGET | grep -c "^$DATA/" || true)
 assert_eq "no mounts left under the data dir" "0" "$OUT"
-OUT=$(ls "$DATA/node/runtime" 2>/dev/null | wc -l)
+# The runtime's state lives on tmpfs, one directory per data dir.
+RUNTIME_ROOT=/run/berth/runtime-$(printf '%s' "$(realpath "$DATA")" | sha256sum | cut -c1-12)
+[[ -d "$RUNTIME_ROOT" ]] && pass "the runtime state is on tmpfs at $RUNTIME_ROOT" || fail "runtime root $RUNTIME_ROOT"
+OUT=$(ls "$RUNTIME_ROOT" 2>/dev/null | wc -l)
 assert_eq "no containers left in the runtime" "0" "$OUT"
 OUT=$(ls /sys/fs/cgroup/memory/berth 2>/dev/null | grep -c '^pod' || true)
 assert_eq "no pod cgroups left" "$CGROUPS_BEFORE" "$OUT"
