@@ -64,27 +64,37 @@ std::string EventName(const std::string& object) {
 
 }  // namespace
 
+namespace {
+
+// A core/v1 Event from the kubelet about `involved` (an ObjectReference), in `ns`.
+Json KubeletEvent(const std::string& ns, Json involved, const std::string& node_name, const std::string& type,
+                  const std::string& reason, const std::string& message) {
+  std::string now = FormatRFC3339(NowSeconds());
+  std::string name = EventName(involved.value("name", "object"));
+  return {{"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"involvedObject", std::move(involved)},
+          {"reason", reason},
+          {"message", message},
+          {"type", type},
+          {"source", {{"component", "kubelet"}, {"host", node_name}}},
+          {"reportingComponent", "kubelet"},
+          {"reportingInstance", node_name},
+          {"firstTimestamp", now},
+          {"lastTimestamp", now},
+          {"count", 1}};
+}
+
+}  // namespace
+
 void NodeContext::Event(const Json& pod, const std::string& type, const std::string& reason,
                         const std::string& message) const {
   const Json& md = pod["metadata"];
   std::string ns = md.value("namespace", "default");
-  std::string now = FormatRFC3339(NowSeconds());
-  Json ev = {{"apiVersion", "v1"},
-             {"kind", "Event"},
-             {"metadata", {{"name", EventName(md.value("name", "pod"))}, {"namespace", ns}}},
-             {"involvedObject",
-              {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", md.value("name", "")}, {"namespace", ns},
-               {"uid", md.value("uid", "")}, {"resourceVersion", md.value("resourceVersion", "")}}},
-             {"reason", reason},
-             {"message", message},
-             {"type", type},
-             {"source", {{"component", "kubelet"}, {"host", node_name}}},
-             {"reportingComponent", "kubelet"},
-             {"reportingInstance", node_name},
-             {"firstTimestamp", now},
-             {"lastTimestamp", now},
-             {"count", 1}};
-  if (events) events->Post(ns, std::move(ev));
+  Json involved = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", md.value("name", "")}, {"namespace", ns},
+                   {"uid", md.value("uid", "")}, {"resourceVersion", md.value("resourceVersion", "")}};
+  if (events) events->Post(ns, KubeletEvent(ns, std::move(involved), node_name, type, reason, message));
 }
 
 std::string RuntimeRootFor(const std::string& data_dir) {
@@ -357,22 +367,9 @@ struct Agent::Impl {
 
   // An Event about this Node (in "default", where kubelet puts them).
   void NodeEvent(const std::string& type, const std::string& reason, const std::string& message) {
-    std::string now = FormatRFC3339(NowSeconds());
-    Json ev = {{"apiVersion", "v1"},
-               {"kind", "Event"},
-               {"metadata", {{"name", EventName(cfg.node_name)}, {"namespace", "default"}}},
-               {"involvedObject", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", cfg.node_name}, {"uid", cfg.node_name}}},
-               {"reason", reason},
-               {"message", message},
-               {"type", type},
-               {"source", {{"component", "kubelet"}, {"host", cfg.node_name}}},
-               {"reportingComponent", "kubelet"},
-               {"reportingInstance", cfg.node_name},
-               {"firstTimestamp", now},
-               {"lastTimestamp", now},
-               {"count", 1}};
+    Json involved = {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", cfg.node_name}, {"uid", cfg.node_name}};
     log::Warn(message, log::Fields()("reason", reason));
-    if (events) events->Post("default", std::move(ev));
+    if (events) events->Post("default", KubeletEvent("default", std::move(involved), cfg.node_name, type, reason, message));
   }
 
   // When a pod of this node last started a container of the image (0: not
