@@ -108,6 +108,10 @@ Result<std::pair<std::string, std::string>> EnsureNodeCert(const net::PkiPaths& 
 
 }  // namespace
 
+// The embedded node's pod-network gateway (first address of its default
+// pod subnet 10.42.0.0/24, node::AgentConfig::pod_subnet).
+constexpr const char* kPodGateway = "10.42.0.1";
+
 int RunServer(const ServerConfig& cfg) {
   const int64_t t0 = MonotonicNanos();
   if (cfg.log_level == "debug") log::SetLevel(log::Level::kDebug);
@@ -241,7 +245,18 @@ int RunServer(const ServerConfig& cfg) {
   }
 
   auto root_ca = ReadFile(pki.ca_cert);
-  controllers::Manager ctrl(&objects, cfg.data_dir + "/volumes", root_ca.ok() ? *root_ca : "");
+  controllers::Manager::ServerOptions mo;
+  mo.volume_dir = cfg.data_dir + "/volumes";
+  mo.root_ca_pem = root_ca.ok() ? *root_ca : "";
+  mo.api_port = server.port();
+  // Where pods reach this API server (the `kubernetes` Service's endpoint):
+  // the advertised address, or else this node's pod-network gateway when the
+  // server listens on it; nowhere when it listens on loopback only.
+  bool loopback_advertise = cfg.advertise == "127.0.0.1" || cfg.advertise == "localhost" || cfg.advertise == "::1";
+  if (!loopback_advertise) mo.api_endpoint_ip = cfg.advertise;
+  else if (cfg.agent && cfg.pod_network && (cfg.bind == "0.0.0.0" || cfg.bind == kPodGateway))
+    mo.api_endpoint_ip = kPodGateway;
+  controllers::Manager ctrl(&objects, mo);
   ctrl.Start();
 
   bound_port->store(server.port());

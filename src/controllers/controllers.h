@@ -23,8 +23,15 @@ class Manager {
   explicit Manager(api::ObjectStore* os);
   // The server's set: also the local volume provisioner (claims without a
   // matching volume get a hostPath PersistentVolume in a directory under
-  // `volume_dir`) and the per-namespace service account and CA ConfigMap.
-  Manager(api::ObjectStore* os, const std::string& volume_dir, const std::string& root_ca_pem);
+  // `volume_dir`), the per-namespace service account and CA ConfigMap, and
+  // the `kubernetes` Service pointing at the API server.
+  struct ServerOptions {
+    std::string volume_dir;
+    std::string root_ca_pem;
+    std::string api_endpoint_ip;  // where pods reach the API server; empty: nowhere
+    int api_port = 0;
+  };
+  Manager(api::ObjectStore* os, const ServerOptions& opts);
   // Runs the given controllers only (tests pick theirs, with fake clocks).
   Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers);
   ~Manager();

@@ -31,6 +31,10 @@ std::unique_ptr<Controller> NewVolumeBinder(api::ObjectStore* os, const std::str
 // A "default" ServiceAccount and the "kube-root-ca.crt" ConfigMap (with
 // `ca_pem`; none when empty) in every namespace.
 std::unique_ptr<Controller> NewServiceAccountController(api::ObjectStore* os, const std::string& ca_pem);
+// The `kubernetes` Service (10.43.0.1:443) and its endpoints: the API server
+// at endpoint_ip:port (no endpoints when endpoint_ip is empty).
+std::unique_ptr<Controller> NewApiServerServiceController(api::ObjectStore* os, const std::string& endpoint_ip,
+                                                          int port);
 std::unique_ptr<Controller> NewNodeLifecycleController(api::ObjectStore* os, Clock clock = nullptr);
 
 // Kind lookups by well-known resource.

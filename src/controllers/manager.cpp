@@ -90,12 +90,12 @@ Manager::Manager(api::ObjectStore* os) : impl_(std::make_unique<Impl>()) {
   impl_->ctrls = NewControllers(os);
 }
 
-Manager::Manager(api::ObjectStore* os, const std::string& volume_dir, const std::string& root_ca_pem)
-    : impl_(std::make_unique<Impl>()) {
+Manager::Manager(api::ObjectStore* os, const ServerOptions& opts) : impl_(std::make_unique<Impl>()) {
   impl_->os = os;
   impl_->ctrls = NewControllers(os);
-  impl_->ctrls.push_back(NewVolumeBinder(os, volume_dir));
-  impl_->ctrls.push_back(NewServiceAccountController(os, root_ca_pem));
+  impl_->ctrls.push_back(NewVolumeBinder(os, opts.volume_dir));
+  impl_->ctrls.push_back(NewServiceAccountController(os, opts.root_ca_pem));
+  impl_->ctrls.push_back(NewApiServerServiceController(os, opts.api_endpoint_ip, opts.api_port));
 }
 
 Manager::Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers)

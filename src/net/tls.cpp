@@ -301,7 +301,8 @@ void DefaultServingSans(const PkiOptions& opts, std::vector<std::string>* dns,
           "kubernetes.default.svc.cluster.local"};
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') dns->push_back(host);
-  *ips = {"127.0.0.1", "::1"};
+  // 10.43.0.1: the `kubernetes` Service, which in-cluster clients dial by address.
+  *ips = {"127.0.0.1", "::1", "10.43.0.1"};
   for (const auto& d : opts.extra_dns) dns->push_back(d);
   for (const auto& i : opts.extra_ips) ips->push_back(i);
 }

@@ -449,22 +449,30 @@ Status BuildContainerConfig(NodeContext* ctx, const Json& pod, const Json& c, co
   set("HOSTNAME", Str(spec, "hostname", Str(md, "name")));
   std::string job_index = Str(At(md, "annotations"), "batch.kubernetes.io/job-completion-index");
   if (!job_index.empty()) set("JOB_COMPLETION_INDEX", job_index);
-  // Service links (enableServiceLinks, default true): FOO_SERVICE_HOST/PORT.
-  if (!At(spec, "enableServiceLinks").is_boolean() || At(spec, "enableServiceLinks").get<bool>()) {
-    auto svcs = ctx->api->Get("/api/v1/namespaces/" + Ns(pod) + "/services");
-    if (svcs.ok()) {
-      for (const auto& s : At(*svcs, "items")) {
-        std::string ip = Str(At(s, "spec"), "clusterIP");
-        if (ip.empty() || ip == "None") continue;
-        std::string n = Str(At(s, "metadata"), "name");
-        std::transform(n.begin(), n.end(), n.begin(), [](char ch) { return ch == '-' ? '_' : ::toupper(ch); });
-        const Json& ports = At(At(s, "spec"), "ports");
-        if (!ports.is_array() || ports.empty()) continue;
-        std::string port = std::to_string(ports[0].value("port", 0));
-        set(n + "_SERVICE_HOST", ip);
-        set(n + "_SERVICE_PORT", port);
-        set(n + "_PORT", "tcp://" + ip + ":" + port);
-      }
+  // Service links (enableServiceLinks, default true): FOO_SERVICE_HOST/PORT
+  // for the namespace's Services; the API server's `kubernetes` Service
+  // (KUBERNETES_SERVICE_HOST/PORT) in every pod, as kubelet does.
+  {
+    Json links = Json::array();
+    if (!At(spec, "enableServiceLinks").is_boolean() || At(spec, "enableServiceLinks").get<bool>()) {
+      auto svcs = ctx->api->Get("/api/v1/namespaces/" + Ns(pod) + "/services");
+      if (svcs.ok() && At(*svcs, "items").is_array()) links = At(*svcs, "items");
+    }
+    if (Ns(pod) != "default" || links.empty()) {
+      auto master = ctx->api->Get("/api/v1/namespaces/default/services/kubernetes");
+      if (master.ok()) links.push_back(*master);
+    }
+    for (const auto& s : links) {
+      std::string ip = Str(At(s, "spec"), "clusterIP");
+      if (ip.empty() || ip == "None") continue;
+      std::string n = Str(At(s, "metadata"), "name");
+      std::transform(n.begin(), n.end(), n.begin(), [](char ch) { return ch == '-' ? '_' : ::toupper(ch); });
+      const Json& ports = At(At(s, "spec"), "ports");
+      if (!ports.is_array() || ports.empty()) continue;
+      std::string port = std::to_string(ports[0].value("port", 0));
+      set(n + "_SERVICE_HOST", ip);
+      set(n + "_SERVICE_PORT", port);
+      set(n + "_PORT", "tcp://" + ip + ":" + port);
     }
   }
   for (const auto& ef : At(c, "envFrom")) {

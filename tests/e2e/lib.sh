@@ -206,7 +206,7 @@ start_server() {
   for attempt in 1 2 3 4 5; do
     PORT=$(_free_port)
     SERVER_LOG="$E2E_TMP/server.$attempt.$PORT.log"
-    "$BERTH" server --data-dir "$DATA" --port "$PORT" --bind 127.0.0.1 "${SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1 &
+    "$BERTH" server --data-dir "$DATA" --port "$PORT" --bind "${BIND:-127.0.0.1}" "${SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     local deadline=$(( $(date +%s) + 30 ))
     while (( $(date +%s) < deadline )); do

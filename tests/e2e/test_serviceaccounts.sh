@@ -4,10 +4,14 @@
 # signed JWT checked by an independent verifier against the published JWKS,
 # authentication with it (`kubectl auth whoami`), TokenReview, and the
 # kube-api-access volume a pod gets: a token bound to the pod that stops
-# working once the pod or the account is gone.
+# working once the pod or the account is gone; and the `kubernetes` Service,
+# through which a pod calls the API with that token.
 source "$(dirname "$0")/lib.sh" "$@"
 
 SERVER_ARGS=(--node-name e2e-node)
+# Pods reach the API server at the pod network's gateway: listen there too
+# (TLS and authentication as on loopback).
+BIND=0.0.0.0
 import_busybox_image
 start_server
 expect_node_ready
@@ -159,6 +163,30 @@ assert_eq "the CA file" "$(cat "$DATA/pki/ca.crt")" "$OUT"
 kc exec reader -- ls $SA_DIR
 assert_eq "nothing else in the directory" "ca.crt namespace token" "$(echo $OUT)"
 assert_eq "the pod's token authenticates" "200" "$(token_code "$POD_TOKEN" /api/v1/namespaces/default/pods)"
+
+# --- in-cluster access through the kubernetes Service -----------------------------
+kc get service kubernetes -o jsonpath='{.spec.clusterIP} {.spec.ports[0].port} {.spec.ports[0].targetPort}'
+assert_eq "the kubernetes Service: 10.43.0.1:443 to the API port" "10.43.0.1 443 $PORT" "$OUT"
+kc get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}'
+assert_eq "its endpoint is the API server on the pod network" "10.42.0.1:$PORT" "$OUT"
+kc exec reader -- sh -c 'echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT'
+assert_eq "pods get KUBERNETES_SERVICE_HOST/PORT" "10.43.0.1:443" "$OUT"
+kc exec reader -- nslookup kubernetes.default.svc.cluster.local
+assert_contains "cluster DNS resolves kubernetes.default.svc" "$OUT" "10.43.0.1"
+# From the pod's network namespace, curl (which verifies the certificate
+# against the cluster CA; busybox's own TLS is too small for the server's
+# cipher suites) calls the API through the Service with the pod's token.
+POD_NETNS=/run/berth/netns/berth-$(kubectl get pod reader -o jsonpath='{.metadata.uid}')
+OUT=$(nsenter --net="$POD_NETNS" curl -sS --max-time 10 --cacert "$DATA/pki/ca.crt" \
+  -H "Authorization: Bearer $POD_TOKEN" https://10.43.0.1/api/v1/namespaces/default/pods/reader 2>&1)
+assert_eq "the pod's network reaches the API through 10.43.0.1 with a verified certificate" "reader" \
+  "$(jq -r .metadata.name <<<"$OUT" 2>/dev/null)"
+OUT=$(nsenter --net="$POD_NETNS" curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$DATA/pki/ca.crt" \
+  https://10.43.0.1/api 2>&1)
+assert_eq "without a token: 401" "401" "$OUT"
+OUT=$(openssl x509 -in "$DATA/pki/server.crt" -noout -ext subjectAltName 2>&1)
+assert_contains "the serving certificate names the Service's address" "$OUT" "IP Address:10.43.0.1"
+assert_contains "and kubernetes.default.svc" "$OUT" "DNS:kubernetes.default.svc"
 expect_fail "the token volume is read-only in the container" kubectl exec reader -- sh -c "echo x > $SA_DIR/token"
 
 kubectl delete pod reader --wait=false >/dev/null
