@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/strings.h"
 #include "core/time.h"
 #include "kinds/kinds.h"
 #include "kinds/service_account.h"
@@ -49,32 +50,12 @@ Result<std::map<std::string, net::Identity>> LoadTokens(const std::string& path)
   auto text = ReadFile(path);
   if (!text.ok()) return text.status();
   std::map<std::string, net::Identity> out;
-  size_t i = 0;
-  while (i < text->size()) {
-    size_t j = text->find('\n', i);
-    if (j == std::string::npos) j = text->size();
-    std::string line = text->substr(i, j - i);
-    i = j + 1;
-    std::vector<std::string> f;
-    size_t a = 0;
-    while (a < line.size()) {
-      size_t b = line.find(' ', a);
-      if (b == std::string::npos) b = line.size();
-      if (b > a) f.push_back(line.substr(a, b - a));
-      a = b + 1;
-    }
+  for (const auto& line : Lines(*text)) {
+    std::vector<std::string> f = SplitFields(line, ' ');
     if (f.size() < 2 || f[0][0] == '#') continue;
     net::Identity id;
     id.user = f[1];
-    if (f.size() > 2) {
-      size_t c = 0;
-      while (c <= f[2].size()) {
-        size_t d = f[2].find(',', c);
-        if (d == std::string::npos) d = f[2].size();
-        if (d > c) id.groups.push_back(f[2].substr(c, d - c));
-        c = d + 1;
-      }
-    }
+    if (f.size() > 2) id.groups = SplitFields(f[2], ',');
     out[f[0]] = id;
   }
   return out;

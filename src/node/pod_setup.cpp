@@ -12,6 +12,7 @@
 #include "core/file.h"
 #include "core/ids.h"
 #include "core/quantity.h"
+#include "core/strings.h"
 #include "core/time.h"
 #include "node/json_util.h"
 
@@ -189,20 +190,8 @@ std::optional<std::pair<uint32_t, uint32_t>> LookupUser(const images::ImageInfo&
   for (auto it = img.layer_dirs.rbegin(); it != img.layer_dirs.rend(); ++it) {
     auto text = ReadFile(*it + (group ? "/etc/group" : "/etc/passwd"));
     if (!text.ok()) continue;
-    size_t i = 0;
-    while (i < text->size()) {
-      size_t j = text->find('\n', i);
-      if (j == std::string::npos) j = text->size();
-      std::string line = text->substr(i, j - i);
-      i = j + 1;
-      std::vector<std::string> f;
-      size_t a = 0;
-      while (a <= line.size()) {
-        size_t b = line.find(':', a);
-        if (b == std::string::npos) b = line.size();
-        f.push_back(line.substr(a, b - a));
-        a = b + 1;
-      }
+    for (const auto& line : Lines(*text)) {
+      std::vector<std::string> f = Split(line, ':');
       if (f.size() >= 3 && f[0] == name) {
         uint32_t id = static_cast<uint32_t>(atoi(f[2].c_str()));
         uint32_t gid = (!group && f.size() >= 4) ? static_cast<uint32_t>(atoi(f[3].c_str())) : id;

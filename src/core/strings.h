@@ -1,0 +1,18 @@
+// Small string helpers shared by every module.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth {
+
+// Splits at every `sep`, keeping empty pieces ("a::b" -> "a", "", "b"; "" -> "").
+std::vector<std::string> Split(std::string_view s, char sep);
+// Splits at runs of `sep`, dropping empty pieces ("  a  b " -> "a", "b").
+std::vector<std::string> SplitFields(std::string_view s, char sep);
+// The lines of a text, without their '\n'; a final newline ends the last
+// line rather than starting an empty one.
+std::vector<std::string> Lines(std::string_view text);
+
+}  // namespace berth
