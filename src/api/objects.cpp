@@ -439,7 +439,15 @@ Result<Json> ObjectStore::Commit(const KindInfo& k, const Json& old, Json next, 
     ns_finalizers = sp != next.end() && sp->contains("finalizers") && (*sp)["finalizers"].is_array() &&
                     !(*sp)["finalizers"].empty();
   }
-  if (IsDeleting(next) && !HasFinalizers(next) && !ns_finalizers) {
+  // An update that leaves a deleted object without finalizers completes the
+  // deletion, unless a graceful deletion is still running (a pod whose node
+  // is stopping it: deletionGracePeriodSeconds > 0 until the node deletes it
+  // with grace 0), as Kubernetes' ShouldDeleteDuringUpdate decides.
+  const Json& old_md = old.is_object() && old.contains("metadata") ? old["metadata"] : Json();
+  bool grace_pending = old_md.is_object() && old_md.contains("deletionGracePeriodSeconds") &&
+                       old_md["deletionGracePeriodSeconds"].is_number_integer() &&
+                       old_md["deletionGracePeriodSeconds"].get<int64_t>() > 0;
+  if (IsDeleting(next) && !HasFinalizers(next) && !ns_finalizers && !grace_pending) {
     if (dry_run) return next;
     auto d = store_->Delete(Key(k, ns, name), rev);
     if (!d.ok()) return d.status();
@@ -646,9 +654,12 @@ Result<Json> ObjectStore::Delete(const KindInfo& k, const std::string& ns, const
       if (!already) {
         nm["deletionTimestamp"] = FormatRFC3339(NowSeconds() + (graceful ? grace : 0));
         nm["deletionGracePeriodSeconds"] = graceful ? grace : 0;
-      } else if (graceful && p.grace_period_seconds && *p.grace_period_seconds == 0) {
-        // kubectl delete --force --grace-period=0 on a terminating pod.
+      } else if (p.grace_period_seconds && *p.grace_period_seconds == 0) {
+        // kubectl delete --force --grace-period=0 on a terminating pod (or
+        // the node, done stopping it): no grace left, so removing the last
+        // finalizer removes it.
         graceful = false;
+        if (nm.contains("deletionGracePeriodSeconds")) nm["deletionGracePeriodSeconds"] = 0;
       }
       if (ns_lifecycle) {
         if (!next.contains("status") || !next["status"].is_object()) next["status"] = Json::object();

@@ -124,6 +124,40 @@ TEST_F(ObjectStoreTest, FinalizersHoldDeletion) {
   EXPECT_EQ(os_->Get(*ck, "default", "f").status().code(), Code::kNotFound);
 }
 
+TEST_F(ObjectStoreTest, GracefulPodDeletionSurvivesStatusWritesUntilTheNodeDeletes) {
+  auto pk = K("", "pods");
+  for (bool finalizer : {false, true}) {
+    Json pod = Json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+      "spec":{"nodeName":"n1","containers":[{"name":"c","image":"x"}]}})");
+    if (finalizer) pod["metadata"]["finalizers"] = {"example.com/hold"};
+    ASSERT_TRUE(os_->Create(*pk, "default", pod, {}).ok());
+    auto d = os_->Delete(*pk, "default", "p", {}, {});
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ((*d)["metadata"].value("deletionGracePeriodSeconds", -1), 30);
+    // The node reports containers stopping: the pod stays, Terminating.
+    auto st = os_->Mutate(*pk, "default", "p", [](Json& o) {
+      o["status"]["phase"] = "Running";
+      o["status"]["message"] = "stopping";
+      return Status::Ok();
+    }, api::Subresource::kStatus);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    ASSERT_TRUE(os_->Get(*pk, "default", "p").ok()) << "finalizer " << finalizer;
+    // The node is done: grace 0 removes it, or leaves it to its finalizer.
+    api::DeleteParams now;
+    now.grace_period_seconds = 0;
+    ASSERT_TRUE(os_->Delete(*pk, "default", "p", now, {}).ok());
+    if (finalizer) {
+      ASSERT_TRUE(os_->Get(*pk, "default", "p").ok());
+      auto r = os_->Mutate(*pk, "default", "p", [](Json& o) {
+        o["metadata"].erase("finalizers");
+        return Status::Ok();
+      });
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+    EXPECT_EQ(os_->Get(*pk, "default", "p").status().code(), Code::kNotFound) << "finalizer " << finalizer;
+  }
+}
+
 TEST_F(ObjectStoreTest, ListPagesWithContinueAtOneSnapshot) {
   auto ck = K("", "configmaps");
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(os_->Create(*ck, "default", ConfigMap("c" + std::to_string(i)), {}).ok());

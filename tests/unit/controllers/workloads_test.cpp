@@ -181,6 +181,25 @@ TEST_F(DaemonSetTest, OnePodPerEligibleNode) {
 }
 
 TEST_F(DaemonSetTest, RollingUpdateReplacesPods) {
+  // Every pod write, for the failure message.
+  auto w = store_.get()->WatchPrefix("/registry/core/pods/", store_.get()->CurrentRevision() + 1);
+  ASSERT_TRUE(w.ok());
+  std::vector<std::string> history;
+  auto history_text = [&] {
+    for (;;) {
+      auto evs = (*w)->Next(0);
+      if (!evs.ok() || evs->empty()) break;
+      for (const auto& e : *evs) {
+        std::string k = e.kv.key.substr(e.kv.key.rfind('/') + 1);
+        bool deleting = e.kv.value.find("deletionTimestamp") != std::string::npos;
+        history.push_back(std::string(e.type == store::Event::Type::kDelete ? "DEL " : e.is_create ? "ADD " : "MOD ") +
+                          k + (deleting ? "(terminating)" : "") + "@" + std::to_string(e.kv.mod_revision));
+      }
+    }
+    std::string out;
+    for (const auto& h : history) out += h + " ";
+    return out;
+  };
   AddNode("n1");
   AddNode("n2");
   Create("apps", "daemonsets", "default", MakeSet("agent"));
@@ -206,7 +225,7 @@ TEST_F(DaemonSetTest, RollingUpdateReplacesPods) {
                p["metadata"]["labels"].dump() + "; ";
       for (const auto& e : List("", "events", "default", ""))
         out += " | " + e.value("reason", "") + ": " + e.value("message", "");
-      return out + " ds: " + DsStatus("agent").dump();
+      return out + " ds: " + DsStatus("agent").dump() + " writes: " + history_text();
     }();
     Delete("", "pods", "default", victim, 0);
     ASSERT_TRUE(WaitFor([&] { return PodsByNode("agent").size() == 2; }));
