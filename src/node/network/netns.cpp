@@ -114,20 +114,22 @@ std::vector<std::string> ListNetns(const std::string& dir) {
   return out;
 }
 
-Status SetLoopbackUp(const std::string& path) {
+Status InNetns(const std::string& path, const std::function<Status()>& fn) {
   Status st;
   std::thread t([&] {
     ScopedNetnsEnter enter(path);
-    if (!enter.status().ok()) {
-      st = enter.status();
-      return;
-    }
+    st = enter.status().ok() ? fn() : enter.status();
+  });
+  t.join();
+  return st;
+}
+
+Status SetLoopbackUp(const std::string& path) {
+  return InNetns(path, [] {
     // The socket belongs to the namespace it was created in; the ioctl acts there.
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      st = Internal(Errno("socket"));
-      return;
-    }
+    if (fd < 0) return Internal(Errno("socket"));
+    Status st;
     ifreq ifr{};
     strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
     if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
@@ -137,9 +139,8 @@ Status SetLoopbackUp(const std::string& path) {
       if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) st = Internal(Errno("SIOCSIFFLAGS lo"));
     }
     close(fd);
+    return st;
   });
-  t.join();
-  return st;
 }
 
 Result<Netns> Netns::Create(const std::string& dir, const std::string& name) {

@@ -4,6 +4,7 @@
 // mount namespaces see the unmount and do not pin the namespace).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ Status DeleteNetns(const std::string& path);
 std::vector<std::string> ListNetns(const std::string& dir);
 // True if `path` is a mounted network namespace (nsfs), not just a file.
 bool IsNetnsMounted(const std::string& path);
+
+// Runs `fn` on a short-lived thread inside the namespace at `path` and
+// returns its Status: sockets it opens (netlink, ioctl) act in that
+// namespace, and no other thread of the process changes namespace.
+Status InNetns(const std::string& path, const std::function<Status()>& fn);
 
 // Sets `lo` up inside the namespace at `path` (what the CNI loopback plugin
 // does, without exec'ing a Go binary on the pod start path).

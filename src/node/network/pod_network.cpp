@@ -9,7 +9,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "core/file.h"
 #include "core/json.h"
@@ -412,32 +411,18 @@ Result<PodNetStatus> PodNetwork::BuiltinAdd(const PodNetRequest& req, const std:
     (void)WriteSysctl("/sys/class/net/" + host + "/brport/hairpin_mode", "1");
     BERTH_RETURN_IF_ERROR(nl.SetLinkUp(idx));
   }
-  // The pod's side, from a thread inside its namespace (the socket acts where
-  // it was opened): lo and eth0 up, the address, the default route.
-  Status st;
-  std::thread t([&] {
-    ScopedNetnsEnter in(netns_path);
-    if (!in.status().ok()) {
-      st = in.status();
-      return;
-    }
-    auto nl = Netlink::Open();
-    if (!nl.ok()) {
-      st = nl.status();
-      return;
-    }
+  // The pod's side, from inside its namespace: lo and eth0 up, the address,
+  // the default route.
+  Status st = InNetns(netns_path, [&]() -> Status {
+    BERTH_ASSIGN_OR_RETURN(Netlink pod_nl, Netlink::Open());
     auto lo = LinkIndex("lo");
     auto eth = LinkIndex("eth0");
-    if (!lo.ok() || !eth.ok()) {
-      st = Internal("the pod's namespace has no lo or eth0");
-      return;
-    }
-    st = nl->SetLinkUp(*lo);
-    if (st.ok()) st = nl->AddAddress(*eth, ip, c.len);
-    if (st.ok()) st = nl->SetLinkUp(*eth);
-    if (st.ok()) st = nl->AddDefaultRoute(ntohl(gw.s_addr), *eth);
+    if (!lo.ok() || !eth.ok()) return Internal("the pod's namespace has no lo or eth0");
+    BERTH_RETURN_IF_ERROR(pod_nl.SetLinkUp(*lo));
+    BERTH_RETURN_IF_ERROR(pod_nl.AddAddress(*eth, ip, c.len));
+    BERTH_RETURN_IF_ERROR(pod_nl.SetLinkUp(*eth));
+    return pod_nl.AddDefaultRoute(ntohl(gw.s_addr), *eth);
   });
-  t.join();
   BERTH_RETURN_IF_ERROR(st);
   PodNetStatus out;
   out.ip = Ip4String(ip);
