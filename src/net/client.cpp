@@ -199,6 +199,7 @@ void HttpsClient::Impl::SetupTls() {
       if (opts.ca_file.empty()) {
         tls->set_default_verify_paths();
       } else {
+        if (opts.system_roots_too) tls->set_default_verify_paths();
         tls->load_verify_file(opts.ca_file);
       }
       tls->set_verify_mode(ssl::verify_peer);

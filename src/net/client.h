@@ -19,6 +19,7 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   int port = 6443;
   std::string ca_file;       // PEM CA bundle; empty = system roots
+  bool system_roots_too = false;  // trust the system roots besides ca_file
   std::string cert_file;     // optional client certificate (PEM)
   std::string key_file;      // its key
   std::string bearer_token;  // sent as Authorization: Bearer unless a header overrides it

@@ -22,31 +22,42 @@ std::string Request::Header(const std::string& key) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-void Router::Handle(const std::string& pattern, Handler h) {
+void Router::Handle(const std::string& pattern, Handler h) { Add(pattern, Route{std::move(h), false}); }
+
+void Router::HandleStreaming(const std::string& pattern, Handler h) {
+  Add(pattern, Route{std::move(h), true});
+}
+
+void Router::Add(const std::string& pattern, Route r) {
   if (!pattern.empty() && pattern.back() == '*') {
     std::string prefix = pattern.substr(0, pattern.size() - 1);
     auto it = std::find_if(prefixes_.begin(), prefixes_.end(),
                            [&](const auto& p) { return p.first == prefix; });
     if (it != prefixes_.end()) {
-      it->second = std::move(h);
+      it->second = std::move(r);
       return;
     }
-    prefixes_.emplace_back(prefix, std::move(h));
+    prefixes_.emplace_back(prefix, std::move(r));
     // Longest first, so the first match in Match() is the most specific one.
     std::stable_sort(prefixes_.begin(), prefixes_.end(),
                      [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
     return;
   }
-  exact_[pattern] = std::move(h);
+  exact_[pattern] = std::move(r);
+}
+
+const Route* Router::MatchRoute(const std::string& path) const {
+  // An exact route is always more specific than any prefix route.
+  if (auto it = exact_.find(path); it != exact_.end()) return &it->second;
+  for (const auto& [prefix, r] : prefixes_) {
+    if (path.compare(0, prefix.size(), prefix) == 0) return &r;
+  }
+  return nullptr;
 }
 
 const Handler* Router::Match(const std::string& path) const {
-  // An exact route is always more specific than any prefix route.
-  if (auto it = exact_.find(path); it != exact_.end()) return &it->second;
-  for (const auto& [prefix, h] : prefixes_) {
-    if (path.compare(0, prefix.size(), prefix) == 0) return &h;
-  }
-  return nullptr;
+  const Route* r = MatchRoute(path);
+  return r ? &r->handler : nullptr;
 }
 
 namespace {

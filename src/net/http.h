@@ -28,13 +28,27 @@ struct CaseInsensitiveLess {
 };
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 
+// The body of a request whose route streams it (Router::HandleStreaming):
+// read by the handler in pieces instead of being buffered by the server.
+// Whatever the handler leaves unread is discarded (or the connection closed).
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads up to n bytes into buf; 0 once the body is complete. An error means
+  // the body is truncated or malformed (peer gone, bad chunking, idle timeout).
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  // The Content-Length the client declared, or -1 for a chunked body.
+  virtual int64_t declared_length() const = 0;
+};
+
 struct Request {
   std::string method;                             // "GET", "POST", ...
   std::string target;                             // raw request target, path plus query
   std::string path;                               // percent-decoded path, no query
   std::multimap<std::string, std::string> query;  // decoded query parameters
   Headers headers;
-  std::string body;
+  std::string body;                 // empty for streaming routes
+  BodyReader* body_reader = nullptr;  // set for streaming routes only
   Identity identity;
   std::string remote_addr;
 
@@ -48,7 +62,9 @@ class DuplexStream;
 
 // Writes one response. Either Reply() once, or Start() then any number of
 // Write() calls then End(). A streaming writer returns false from Write() once
-// the peer has gone; handlers stop then.
+// the peer has gone; handlers stop then. Start() sends a chunked body unless
+// the headers carry a Content-Length: then Write() sends raw bytes, which must
+// add up to that length (a large file streamed with a known size).
 //
 // A long-running handler (a watch waiting for events) must wake up now and then
 // (a few hundred ms) to check PeerClosed(): once the client leaves or the
@@ -105,17 +121,27 @@ class ResponseWriter::WebSocket {
 
 using Handler = std::function<void(Request&, ResponseWriter&)>;
 
+struct Route {
+  Handler handler;
+  // The handler reads the body through Request::body_reader, with no size
+  // limit from the server (uploads of large blobs).
+  bool stream_body = false;
+};
+
 // Path-prefix router: the longest matching prefix wins. Exact routes end
 // without a trailing '*'; prefix routes are registered as "/v2/*".
 class Router {
  public:
   void Handle(const std::string& pattern, Handler h);
-  // Returns the handler for path, or nullptr.
+  void HandleStreaming(const std::string& pattern, Handler h);
+  // Returns the route (or handler) for path, or nullptr.
+  const Route* MatchRoute(const std::string& path) const;
   const Handler* Match(const std::string& path) const;
 
  private:
-  std::map<std::string, Handler> exact_;
-  std::vector<std::pair<std::string, Handler>> prefixes_;  // sorted longest first
+  void Add(const std::string& pattern, Route r);
+  std::map<std::string, Route> exact_;
+  std::vector<std::pair<std::string, Route>> prefixes_;  // sorted longest first
 };
 
 // Percent-decoding and query parsing, exposed for tests and clients.

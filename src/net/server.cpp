@@ -400,12 +400,15 @@ class Connection : public ResponseWriter {
     slot_->deadline_ms = seconds > 0 ? NowMs() + int64_t{seconds} * 1000 : 0;
   }
   void ShutdownSocket() { ::shutdown(slot_->fd, SHUT_RDWR); }
+  TlsStream& stream() { return stream_; }
+  bool SendContinue();
 
  private:
   enum class State { kIdle, kReplied, kStreaming, kEnded, kUpgraded };
 
-  // Handles one parsed request; returns whether the connection may be reused.
-  bool Dispatch(BeastRequest& breq);
+  // Handles one parsed request (its body in `breq` or, for streaming routes,
+  // behind `body`); returns whether the connection may be reused.
+  bool Dispatch(BeastRequest& breq, BodyReader* body);
   void SendStatus(int code, const char* reason, const std::string& message, bool keep_alive);
   void Drain();
   bool WriteRaw(std::string_view data);
@@ -424,6 +427,72 @@ class Connection : public ResponseWriter {
   bool head_ = false;
   bool keep_alive_ = true;
   State state_ = State::kIdle;
+  bool failed_ = false;
+  bool raw_body_ = false;  // a streamed body with a Content-Length, not chunked
+  uint64_t raw_left_ = 0;  // bytes of that body still to write
+};
+
+// The body of a streaming route, read from the connection as the handler asks.
+// A client that sent "Expect: 100-continue" gets its 100 only when the handler
+// first reads, so a request refused before that (401, 404) never uploads.
+class StreamingBody : public BodyReader {
+ public:
+  StreamingBody(Connection* conn, http::request_parser<http::buffer_body>& parser,
+                beast::flat_buffer& buf, bool expect_continue)
+      : conn_(conn), parser_(parser), buf_(buf), expect_continue_(expect_continue) {}
+
+  Result<size_t> Read(char* out, size_t n) override {
+    if (failed_) return Status(Code::kBadRequest, "the request body could not be read");
+    if (parser_.is_done() || n == 0) return size_t{0};
+    if (expect_continue_) {
+      expect_continue_ = false;
+      if (!conn_->SendContinue()) return Fail("the client went away");
+    }
+    parser_.get().body().data = out;
+    parser_.get().body().size = n;
+    parser_.get().body().more = true;
+    ErrorCode ec;
+    conn_->SetDeadline(conn_->server()->opts.idle_timeout_seconds);
+    http::read(conn_->stream(), buf_, parser_, ec);
+    conn_->SetDeadline(0);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return Fail("the request body is incomplete: " + ec.message());
+    return n - parser_.get().body().size;
+  }
+
+  int64_t declared_length() const override {
+    auto len = parser_.content_length();
+    return len ? static_cast<int64_t>(*len) : -1;
+  }
+
+  // Reads and drops what the handler left, up to `limit` bytes; false when
+  // the connection cannot be reused. A client still waiting for a 100
+  // Continue never sent its body, so there is nothing to skip.
+  bool Discard(size_t limit) {
+    if (failed_) return false;
+    if (parser_.is_done()) return true;
+    if (expect_continue_) return false;
+    char scratch[16384];
+    size_t total = 0;
+    while (!parser_.is_done()) {
+      auto n = Read(scratch, sizeof scratch);
+      if (!n.ok()) return false;
+      total += *n;
+      if (total > limit) return false;
+    }
+    return true;
+  }
+
+ private:
+  Status Fail(const std::string& why) {
+    failed_ = true;
+    return Status(Code::kBadRequest, why);
+  }
+
+  Connection* conn_;
+  http::request_parser<http::buffer_body>& parser_;
+  beast::flat_buffer& buf_;
+  bool expect_continue_;
   bool failed_ = false;
 };
 
@@ -452,29 +521,10 @@ void Connection::Serve() {
   const ServerOptions& opts = srv_->opts;
   while (!stopping()) {
     SetDeadline(opts.idle_timeout_seconds);
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
-    parser.body_limit(opts.max_body_bytes);
-    http::read_header(stream_, buf, parser, ec);
-    bool expect_continue = false;
-    if (!ec) {
-      auto expect = parser.get()[http::field::expect];
-      expect_continue = beast::iequals(expect, "100-continue");
-      if (expect_continue && !parser.is_done()) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        http::write(stream_, cont, ec);
-      }
-      // Reset the clock: the idle timeout bounds waiting, not a whole upload.
-      SetDeadline(opts.idle_timeout_seconds);
-      if (!ec && !parser.is_done()) http::read(stream_, buf, parser, ec);
-    }
-    if (ec == http::error::body_limit) {
-      SendStatus(413, "RequestEntityTooLarge",
-                 "the request body exceeds " + std::to_string(opts.max_body_bytes) + " bytes",
-                 false);
-      if (!expect_continue) Drain();
-      return;
-    }
+    http::request_parser<http::empty_body> hp;
+    hp.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
+    hp.body_limit(boost::none);  // each body reader below sets its own
+    http::read_header(stream_, buf, hp, ec);
     if (ec == http::error::header_limit) {
       SendStatus(431, "RequestHeaderFieldsTooLarge", "request headers too large", false);
       return;
@@ -485,18 +535,73 @@ void Connection::Serve() {
       }
       return;  // EOF, reset, timeout or Stop()
     }
+    bool expect_continue = beast::iequals(hp.get()[http::field::expect], "100-continue");
+    std::string_view target(hp.get().target().data(), hp.get().target().size());
+    const Route* route =
+        srv_->router.MatchRoute(PercentDecode(target.substr(0, target.find('?')), false));
+
+    if (route != nullptr && route->stream_body) {
+      http::request_parser<http::buffer_body> bp{std::move(hp)};
+      bp.body_limit(boost::none);
+      BeastRequest breq{bp.get().base()};
+      StreamingBody body(this, bp, buf, expect_continue);
+      bool reuse = Dispatch(breq, &body);
+      // A body the handler did not finish is discarded when small; otherwise
+      // the connection closes (its unread bytes cannot be skipped cheaply).
+      if (!reuse || !body.Discard(kMaxDrainBytes)) return;
+      continue;
+    }
+
+    http::request_parser<http::string_body> parser{std::move(hp)};
+    parser.body_limit(opts.max_body_bytes);
+    if (auto len = parser.content_length(); len && *len > opts.max_body_bytes) {
+      SendStatus(413, "RequestEntityTooLarge",
+                 "the request body exceeds " + std::to_string(opts.max_body_bytes) + " bytes",
+                 false);
+      if (!expect_continue) Drain();
+      return;
+    }
+    if (expect_continue && !parser.is_done()) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      http::write(stream_, cont, ec);
+    }
+    // Reset the clock: the idle timeout bounds waiting, not a whole upload.
+    SetDeadline(opts.idle_timeout_seconds);
+    if (!ec && !parser.is_done()) http::read(stream_, buf, parser, ec);
+    if (ec == http::error::body_limit) {
+      SendStatus(413, "RequestEntityTooLarge",
+                 "the request body exceeds " + std::to_string(opts.max_body_bytes) + " bytes",
+                 false);
+      if (!expect_continue) Drain();
+      return;
+    }
+    if (ec) {
+      if (IsHttpParseError(ec)) {
+        SendStatus(400, "BadRequest", "malformed HTTP request: " + ec.message(), false);
+      }
+      return;  // EOF, reset, timeout or Stop()
+    }
     SetDeadline(0);
     BeastRequest breq = parser.release();
-    if (!Dispatch(breq)) return;
+    if (!Dispatch(breq, nullptr)) return;
   }
 }
 
-bool Connection::Dispatch(BeastRequest& breq) {
+bool Connection::SendContinue() {
+  http::response<http::empty_body> cont{http::status::continue_, 11};
+  ErrorCode ec;
+  http::write(stream_, cont, ec);
+  if (ec) failed_ = true;
+  return !ec;
+}
+
+bool Connection::Dispatch(BeastRequest& breq, BodyReader* body) {
   breq_ = &breq;
   head_ = breq.method() == http::verb::head;
   keep_alive_ = breq.keep_alive();
   state_ = State::kIdle;
   failed_ = false;
+  raw_body_ = false;
 
   Request r;
   r.method = std::string(breq.method_string());
@@ -511,6 +616,7 @@ bool Connection::Dispatch(BeastRequest& breq) {
     if (!inserted) it->second += ", " + std::string(f.value());
   }
   r.body = std::move(breq.body());
+  r.body_reader = body;
   r.remote_addr = remote_;
 
   if (r.path.empty() || r.path[0] != '/') {
@@ -644,9 +750,13 @@ bool Connection::Start(int code, const Headers& headers) {
   res.version(11);
   res.result(code);
   ApplyHeaders(res, headers);
-  res.erase(http::field::content_length);
   res.keep_alive(keep_alive_);
-  res.chunked(true);
+  raw_body_ = res.find(http::field::content_length) != res.end();
+  if (raw_body_) {
+    raw_left_ = std::strtoull(std::string(res[http::field::content_length]).c_str(), nullptr, 10);
+  } else {
+    res.chunked(true);
+  }
   http::response_serializer<http::empty_body> sr{res};
   ErrorCode ec;
   http::write_header(stream_, sr, ec);
@@ -656,6 +766,15 @@ bool Connection::Start(int code, const Headers& headers) {
 
 bool Connection::Write(std::string_view chunk) {
   if (state_ != State::kStreaming) return false;
+  if (head_) return !failed_ && !stopping();
+  if (raw_body_) {
+    if (chunk.size() > raw_left_) {
+      failed_ = true;  // more than the declared length would corrupt the stream
+      return false;
+    }
+    raw_left_ -= chunk.size();
+    return WriteRaw(chunk);
+  }
   if (chunk.empty()) return !failed_ && !stopping();  // an empty chunk would end the body
   // One buffer, hence one TLS record and one send(): the client sees the whole
   // chunk at once and nothing waits in a user-space buffer.
@@ -672,7 +791,12 @@ bool Connection::Write(std::string_view chunk) {
 void Connection::End() {
   if (state_ != State::kStreaming) return;
   state_ = State::kEnded;
-  WriteRaw("0\r\n\r\n");
+  if (raw_body_) {
+    // A body shorter than its Content-Length: only closing tells the client.
+    if (raw_left_ != 0 && !head_) failed_ = true;
+    return;
+  }
+  if (!head_) WriteRaw("0\r\n\r\n");
 }
 
 bool Connection::PeerClosed() {

@@ -337,6 +337,88 @@ TEST_F(ServerTest, OversizedBodyIs413) {
   EXPECT_EQ(j["code"], 413);
 }
 
+TEST_F(ServerTest, StreamingRouteReadsBodiesBeyondTheLimit) {
+  Router r;
+  // Reads the body in small pieces and answers its length and a checksum;
+  // another route of the same server keeps the buffered limit.
+  r.HandleStreaming("/stream/*", [](Request& req, ResponseWriter& w) {
+    ASSERT_NE(req.body_reader, nullptr);
+    EXPECT_TRUE(req.body.empty());
+    char buf[1000];
+    size_t total = 0;
+    uint64_t sum = 0;
+    for (;;) {
+      auto n = req.body_reader->Read(buf, sizeof buf);
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      if (*n == 0) break;
+      for (size_t i = 0; i < *n; ++i) sum = sum * 31 + static_cast<unsigned char>(buf[i]);
+      total += *n;
+    }
+    w.Reply(200, {}, std::to_string(total) + " " + std::to_string(sum) + " " +
+                         std::to_string(req.body_reader->declared_length()));
+  });
+  r.HandleStreaming("/ignore", [](Request&, ResponseWriter& w) { w.Reply(204, {}, ""); });
+  r.Handle("/buffered", [](Request& req, ResponseWriter& w) {
+    EXPECT_EQ(req.body_reader, nullptr);
+    w.Reply(200, {}, std::to_string(req.body.size()));
+  });
+  ServerOptions opts;
+  opts.max_body_bytes = 4096;
+  StartServer(std::move(r), opts);
+  HttpsClient c(Opts(true));
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 1000);
+  uint64_t sum = 0;
+  for (char ch : big) sum = sum * 31 + static_cast<unsigned char>(ch);
+  auto res = c.Do("PUT", "/stream/x", {}, big);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, std::to_string(big.size()) + " " + std::to_string(sum) + " " + std::to_string(big.size()));
+  // A body the handler leaves unread is skipped and the connection reused.
+  res = c.Do("PUT", "/ignore", {}, std::string(100000, 'y'));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 204);
+  res = c.Do("POST", "/buffered", {}, std::string(5000, 'x'));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 413);
+  HttpsClient c2(Opts(true));
+  res = c2.Do("PUT", "/stream/empty", {}, "");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->body, "0 0 0");
+  res = c2.Do("GET", "/whoami");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(c2.connections_opened(), 1);
+}
+
+TEST_F(ServerTest, StreamedReplyWithContentLengthIsNotChunked) {
+  Router r;
+  r.Handle("/file", [](Request&, ResponseWriter& w) {
+    if (!w.Start(206, {{"Content-Length", "10"}, {"Content-Range", "bytes 0-9/20"}})) return;
+    w.Write("01234");
+    w.Write("56789");
+    w.End();
+  });
+  r.Handle("/short", [](Request&, ResponseWriter& w) {
+    if (!w.Start(200, {{"Content-Length", "10"}})) return;
+    w.Write("0123");
+    w.End();  // fewer bytes than promised: the connection must close
+  });
+  StartServer(std::move(r));
+  HttpsClient c(Opts(true));
+  auto res = c.Do("GET", "/file");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 206);
+  EXPECT_EQ(res->body, "0123456789");
+  EXPECT_EQ(res->Header("Transfer-Encoding"), "");
+  EXPECT_EQ(res->Header("Content-Length"), "10");
+  res = c.Do("GET", "/short");
+  EXPECT_TRUE(!res.ok() || res->body.size() != 10) << "a short body must not look complete";
+  res = c.Do("GET", "/file");  // a fresh connection works
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->body, "0123456789");
+}
+
 // A raw TLS connection for sending bytes no well-behaved client would send.
 class RawTls {
  public:
