@@ -8,29 +8,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/fd.h"
+
 namespace berth {
 namespace {
-
-// Owns one file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now so that close() errors (e.g. deferred write errors) are seen.
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 Status Errno(const std::string& what, const std::string& path) {
   int e = errno;
