@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "node/agent.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 namespace berth {
@@ -185,6 +186,15 @@ int RunServer(const ServerConfig& cfg) {
   api::InstallKubeletProxy(&apiserver, &objects, kubelet_client);
   net::Router router;
   apiserver.Mount(router);
+  registry::Options ro;
+  ro.dir = cfg.data_dir + "/registry";
+  ro.token_key_path = pki.dir + "/registry-token.key";
+  auto reg = registry::Registry::Open(ro, &objects, authenticate);
+  if (!reg.ok()) {
+    log::Error("cannot open the registry", log::Fields()("err", reg.status().ToString()));
+    return 1;
+  }
+  (*reg)->Mount(router);
   std::atomic<bool> ready{false};
   router.Handle("/version", [](net::Request&, net::ResponseWriter& w) {
     Json v = {{"major", "1"}, {"minor", "32"}, {"gitVersion", "v1.32.0-berth"}, {"gitCommit", ""},
@@ -214,6 +224,8 @@ int RunServer(const ServerConfig& cfg) {
   opts.cert_file = pki.server_cert;
   opts.key_file = pki.server_key;
   opts.client_ca_file = pki.ca_cert;
+  // The registry answers its own 401 challenges and anonymous pulls.
+  opts.anonymous_paths = registry::Registry::AnonymousPaths();
   // The discovery documents name the port, which is known only once bound.
   auto bound_port = std::make_shared<std::atomic<int>>(cfg.port);
   api::MountOidcDiscovery(router, iss, [bound_port, host = cfg.advertise] {
@@ -238,6 +250,7 @@ int RunServer(const ServerConfig& cfg) {
   else if (cfg.agent && cfg.pod_network && (cfg.bind == "0.0.0.0" || cfg.bind == kPodGateway))
     mo.api_endpoint_ip = kPodGateway;
   controllers::Manager ctrl(&objects, mo);
+  for (auto& c : (*reg)->NewControllers()) ctrl.Add(std::move(c));
   ctrl.Start();
 
   bound_port->store(server.port());
@@ -275,6 +288,8 @@ int RunServer(const ServerConfig& cfg) {
     ac.image_gc_min_age_seconds = cfg.image_gc_min_age_seconds;
     ac.services = cfg.pod_network;
     ac.insecure_registries = cfg.insecure_registries;
+    // The embedded registry's certificate is signed by the cluster CA.
+    ac.registry_ca_file = pki.ca_cert;
     auto a = node::Agent::Start(ac);
     if (!a.ok()) {
       log::Error("cannot start the node agent", log::Fields()("err", a.status().ToString()));

@@ -8,10 +8,10 @@
 
 #include <memory>
 #include <string>
-
 #include <vector>
 
 #include "api/objects.h"
+#include "controllers/base.h"
 
 namespace berth::controllers {
 
@@ -35,6 +35,8 @@ class Manager {
   // Runs the given controllers only (tests pick theirs, with fake clocks).
   Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> controllers);
   ~Manager();
+  // Adds a controller of another module (the registry's); before Start().
+  void Add(std::unique_ptr<Controller> c);
   void Start();
   void Stop();
 

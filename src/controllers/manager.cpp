@@ -106,6 +106,8 @@ Manager::Manager(api::ObjectStore* os, std::vector<std::unique_ptr<Controller>> 
 
 Manager::~Manager() { Stop(); }
 
+void Manager::Add(std::unique_ptr<Controller> c) { impl_->ctrls.push_back(std::move(c)); }
+
 void Manager::Start() {
   for (auto& c : impl_->ctrls) c->Start();
   impl_->feeder = std::thread([this] { impl_->Run(); });

@@ -29,4 +29,30 @@ std::vector<std::string> Lines(std::string_view text) {
   return Split(text, '\n');
 }
 
+bool IsOciPathComponent(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (alnum(c)) continue;
+    if (c == '-') {
+      size_t j = i;
+      while (s[j] == '-') ++j;
+      if (!alnum(s[j])) return false;
+      i = j - 1;
+      continue;
+    }
+    // s.back() is alphanumeric, so s[i + 1] exists for a separator.
+    if (c == '.' && alnum(s[i + 1])) continue;
+    if (c == '_' && alnum(s[i + 1])) continue;
+    if (c == '_' && s[i + 1] == '_' && i + 2 < s.size() && alnum(s[i + 2])) {
+      ++i;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
 }  // namespace berth

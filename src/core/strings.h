@@ -15,4 +15,9 @@ std::vector<std::string> SplitFields(std::string_view s, char sep);
 // line rather than starting an empty one.
 std::vector<std::string> Lines(std::string_view text);
 
+// A path component of an OCI repository name: [a-z0-9]+ joined by '.', '_',
+// '__' or runs of '-' (the distribution specification's grammar), at most 255
+// characters. Registry project and robot names follow it too.
+bool IsOciPathComponent(std::string_view s);
+
 }  // namespace berth

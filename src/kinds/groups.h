@@ -25,5 +25,6 @@ void RegisterBatchV1(api::KindRegistry& reg);
 void RegisterCoordinationV1(api::KindRegistry& reg);
 void RegisterDiscoveryV1(api::KindRegistry& reg);
 void RegisterApiExtensionsV1(api::KindRegistry& reg);
+void RegisterRegistryV1(api::KindRegistry& reg);
 
 }  // namespace berth::kinds

@@ -37,6 +37,7 @@ void RegisterBuiltins(api::KindRegistry& kinds, api::SchemaRegistry& schemas) {
   RegisterCoordinationV1(kinds);
   RegisterDiscoveryV1(kinds);
   RegisterApiExtensionsV1(kinds);
+  RegisterRegistryV1(kinds);
 }
 
 }  // namespace berth::kinds

@@ -173,7 +173,7 @@ CustomResourceDefinitionCondition : A CRD condition.
 )";
 
 Status RegisterBuiltinSchemas(api::SchemaRegistry& reg) {
-  auto compiled = CompileSchemas({kMeta, kCorePod, kCore, kApps, kBatch, kMisc, kApiExtensions});
+  auto compiled = CompileSchemas({kMeta, kCorePod, kCore, kApps, kBatch, kMisc, kApiExtensions, kRegistry});
   if (!compiled.ok()) return compiled.status();
   for (auto& [name, schema] : *compiled) reg.Add(name, schema);
   return Status::Ok();

@@ -16,6 +16,7 @@ extern const std::string_view kApps;
 extern const std::string_view kBatch;
 extern const std::string_view kMisc;  // coordination, discovery, autoscaling
 extern const std::string_view kApiExtensions;
+extern const std::string_view kRegistry;  // registry.berth.dev
 
 // Compiles every source above and adds the schemas to `reg`. Fails only on a
 // mistake in the sources (unknown or ambiguous type name).

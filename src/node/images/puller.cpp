@@ -272,9 +272,11 @@ class Registry {
       o.host = u.host;
       o.port = u.port;
       o.plain_http = !u.https;
-      // The configured CA is for the registry; other hosts (token services,
-      // blob storage) use the system roots unless they share its host.
+      // The configured CA is added for the registry's host (a private
+      // registry such as Berth's own); other hosts (token services, blob
+      // storage) use the system roots only.
       if (u.host == base_.host) o.ca_file = opts_.ca_file;
+      o.system_roots_too = true;
       o.max_body_bytes = 16 << 20;  // manifests, tokens and error bodies
       c = std::make_unique<net::HttpsClient>(o);
     }

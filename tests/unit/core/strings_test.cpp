@@ -27,5 +27,14 @@ TEST(StringsTest, LinesEndAtTheFinalNewline) {
   EXPECT_EQ(Lines("\n"), (V{}));
 }
 
+TEST(StringsTest, OciPathComponents) {
+  for (const char* ok : {"a", "busybox", "my-app", "my--app", "a.b", "a_b", "a__b", "x1", "0"})
+    EXPECT_TRUE(IsOciPathComponent(ok)) << ok;
+  for (const char* bad : {"", "A", "-a", "a-", "a.", ".a", "a..b", "a___b", "a-.b", "a._b", "a/b", "..", "a b"})
+    EXPECT_FALSE(IsOciPathComponent(bad)) << bad;
+  EXPECT_TRUE(IsOciPathComponent(std::string(255, 'a')));
+  EXPECT_FALSE(IsOciPathComponent(std::string(256, 'a')));
+}
+
 }  // namespace
 }  // namespace berth

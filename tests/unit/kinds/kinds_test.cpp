@@ -145,6 +145,10 @@ TEST_F(KindsTest, RegistersDiscoveryData) {
       {"discovery.k8s.io", "endpointslices", "EndpointSlice", "", true, false},
       {"apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", "crd,crds",
        false, false},
+      {"registry.berth.dev", "projects", "Project", "proj", false, false},
+      {"registry.berth.dev", "robotaccounts", "RobotAccount", "robot", false, false},
+      {"registry.berth.dev", "garbagecollections", "GarbageCollection", "gc", false, false},
+      {"registry.berth.dev", "artifactcopies", "ArtifactCopy", "acopy", false, false},
   };
   EXPECT_EQ(kinds_.All().size(), want.size());
   for (const auto& w : want) {
@@ -669,6 +673,51 @@ TEST_F(KindsTest, FieldSelectors) {
   EXPECT_EQ(
       Kind("batch", "jobs")->hooks.field(Json{{"status", {{"succeeded", 2}}}}, "status.successful"),
       "2");
+}
+
+TEST_F(KindsTest, RegistryKindsValidate) {
+  auto project = [] {
+    return Json::parse(R"({"apiVersion": "registry.berth.dev/v1", "kind": "Project",
+      "metadata": {"name": "team-a"},
+      "spec": {"public": false, "storageLimit": "10Gi",
+               "members": [{"kind": "User", "name": "dev", "role": "developer"},
+                           {"kind": "Group", "name": "ops", "role": "maintainer"}]}})");
+  };
+  EXPECT_TRUE(Create("registry.berth.dev", "projects", project()).empty());
+  std::vector<Mistake> cases = {
+      {"upper case name", [](Json& p) { p["metadata"]["name"] = "Team"; }, "metadata.name", ""},
+      {"separator at the end", [](Json& p) { p["metadata"]["name"] = "team-"; }, "metadata.name", ""},
+      {"bad role", [](Json& p) { p["spec"]["members"][0]["role"] = "owner"; }, "spec.members[0].role",
+       "Unsupported value: \"owner\": supported values: \"admin\", \"maintainer\", \"developer\", \"guest\""},
+      {"bad member kind", [](Json& p) { p["spec"]["members"][1]["kind"] = "Robot"; }, "spec.members[1].kind", ""},
+      {"duplicate member", [](Json& p) { p["spec"]["members"][1] = p["spec"]["members"][0]; }, "spec.members[1]", ""},
+      {"negative limit", [](Json& p) { p["spec"]["storageLimit"] = "-1Gi"; }, "spec.storageLimit", ""},
+  };
+  for (const auto& m : cases) {
+    Json p = project();
+    m.mutate(p);
+    auto causes = Create("registry.berth.dev", "projects", p);
+    bool found = false;
+    for (const auto& c : causes)
+      if (c.field == m.field && (std::string(m.message).empty() || c.message == m.message)) found = true;
+    EXPECT_TRUE(found) << m.name << "\n" << Fields(causes);
+  }
+  Json robot = Json::parse(R"({"apiVersion": "registry.berth.dev/v1", "kind": "RobotAccount",
+    "metadata": {"name": "ci"}, "spec": {"permissions": [{"project": "team-a", "actions": ["pull", "push"]}]}})");
+  EXPECT_TRUE(Create("registry.berth.dev", "robotaccounts", robot).empty());
+  robot["spec"]["permissions"][0]["actions"][1] = "admin";
+  auto causes = Create("registry.berth.dev", "robotaccounts", robot);
+  ASSERT_EQ(causes.size(), 1u) << Fields(causes);
+  EXPECT_EQ(causes[0].field, "spec.permissions[0].actions[1]");
+  robot["spec"].erase("permissions");
+  causes = Create("registry.berth.dev", "robotaccounts", robot);
+  ASSERT_EQ(causes.size(), 1u) << Fields(causes);
+  EXPECT_EQ(causes[0].field, "spec.permissions");
+  Json copy = Json::parse(R"({"apiVersion": "registry.berth.dev/v1", "kind": "ArtifactCopy",
+    "metadata": {"name": "promote"}, "spec": {"from": "test/app", "to": "prod/app"}})");
+  causes = Create("registry.berth.dev", "artifactcopies", copy);
+  ASSERT_EQ(causes.size(), 1u) << Fields(causes);
+  EXPECT_EQ(causes[0].field, "spec.from");
 }
 
 }  // namespace

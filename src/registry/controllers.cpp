@@ -1,0 +1,214 @@
+// The registry's controllers: robot accounts get their secret, projects their
+// usage, GarbageCollection and ArtifactCopy objects are carried out once each
+// and record the outcome in status.
+#include <nlohmann/json.hpp>
+
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "registry/internal.h"
+
+namespace berth::registry {
+namespace {
+
+constexpr const char* kSystemNamespace = "berth-system";
+
+Json Condition(const std::string& type, bool ok, const std::string& reason, const std::string& message) {
+  return {{"type", type},
+          {"status", ok ? "True" : "False"},
+          {"reason", reason},
+          {"message", message},
+          {"lastTransitionTime", FormatRFC3339(NowSeconds())}};
+}
+
+// Writes status when it differs from what the object has (conditions'
+// transition times aside).
+Status WriteStatus(api::ObjectStore* os, const api::KindInfo& k, const std::string& name, Json status) {
+  auto r = os->Mutate(k, "", name, [&](Json& o) {
+    Json old = o.value("status", Json::object());
+    if (old.contains("conditions") && status.contains("conditions")) {
+      // Keep a condition's lastTransitionTime while its status is unchanged.
+      for (Json& c : status["conditions"])
+        for (const Json& oc : old["conditions"])
+          if (oc.value("type", "") == c.value("type", "") && oc.value("status", "") == c.value("status", ""))
+            c["lastTransitionTime"] = oc.value("lastTransitionTime", c["lastTransitionTime"]);
+    }
+    o["status"] = status;
+    return Status::Ok();
+  }, api::Subresource::kStatus);
+  return r.status();
+}
+
+class RobotController : public controllers::Controller {
+ public:
+  RobotController(api::ObjectStore* os, Registry::Impl* reg) : Controller(os), reg_(reg) {}
+  const char* name() const override { return "registry-robot"; }
+  bool Interested(const api::KindInfo& k) const override {
+    return k.group == "registry.berth.dev" && k.resource == "robotaccounts";
+  }
+  Status Reconcile(const std::string& name) override {
+    auto robot = os_->Get(*reg_->robot_kind, "", name);
+    if (!robot.ok()) return robot.status();
+    if (!(*robot)["metadata"].value("deletionTimestamp", "").empty()) return Status::Ok();
+    std::string secret_name = "registry-robot-" + name;
+    auto secret = os_->Get(*reg_->secret_kind, kSystemNamespace, secret_name);
+    if (!secret.ok()) {
+      if (secret.status().code() != Code::kNotFound) return secret.status();
+      EnsureNamespace();
+      Json obj = {{"apiVersion", "v1"},
+                  {"kind", "Secret"},
+                  {"type", "Opaque"},
+                  {"metadata",
+                   {{"name", secret_name},
+                    {"namespace", kSystemNamespace},
+                    {"labels", {{"registry.berth.dev/robot", name}}},
+                    {"ownerReferences", Json::array({controllers::OwnerRef(*reg_->robot_kind, *robot, true)})}}},
+                  {"data", {{"secret", Base64Encode(HexEncode(RandomBytes(20)))}, {"username", Base64Encode("robot$" + name)}}}};
+      auto c = os_->Create(*reg_->secret_kind, kSystemNamespace, obj, api::WriteOptions{});
+      if (!c.ok() && c.status().code() != Code::kAlreadyExists) return c.status();
+    }
+    Json status = {{"username", "robot$" + name},
+                   {"secretRef", {{"namespace", kSystemNamespace}, {"name", secret_name}}},
+                   {"conditions", Json::array({Condition("Ready", true, "SecretCreated",
+                                                         "log in as robot$" + name + " with the secret's \"secret\" key")})}};
+    if ((*robot).value("status", Json::object()).value("username", "") == status["username"] &&
+        (*robot)["status"].value("secretRef", Json()) == status["secretRef"])
+      return Status::Ok();
+    return WriteStatus(os_, *reg_->robot_kind, name, status);
+  }
+
+ private:
+  void EnsureNamespace() {
+    auto nsk = os_->kinds()->Find("", "v1", "namespaces");
+    if (!nsk || os_->Get(*nsk, "", kSystemNamespace).ok()) return;
+    Json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kSystemNamespace}}}};
+    (void)os_->Create(*nsk, "", ns, api::WriteOptions{});
+  }
+  Registry::Impl* reg_;
+};
+
+// Keeps status.usedBytes and repositoryCount of every project current; pushes
+// do not write the API store, so this polls the registry's metadata.
+class ProjectStatusController : public controllers::Controller {
+ public:
+  ProjectStatusController(api::ObjectStore* os, Registry::Impl* reg) : Controller(os), reg_(reg) {}
+  const char* name() const override { return "registry-project"; }
+  bool Interested(const api::KindInfo& k) const override {
+    return k.group == "registry.berth.dev" && k.resource == "projects";
+  }
+  void Resync() override {
+    if (++ticks_ % 5 != 0) return;
+    auto list = os_->List(*reg_->project_kind, api::ListParams{});
+    if (!list.ok()) return;
+    for (const Json& p : list->items) queue().Push(p["metadata"].value("name", ""));
+  }
+  Status Reconcile(const std::string& name) override {
+    auto proj = os_->Get(*reg_->project_kind, "", name);
+    if (!proj.ok()) return proj.status();
+    BERTH_ASSIGN_OR_RETURN(int64_t used, reg_->meta->ProjectUsage(name));
+    BERTH_ASSIGN_OR_RETURN(int64_t repos, reg_->meta->ProjectRepositoryCount(name));
+    Json old = proj->value("status", Json::object());
+    if (old.value("usedBytes", int64_t{-1}) == used && old.value("repositoryCount", int64_t{-1}) == repos) return Status::Ok();
+    Json status = {{"usedBytes", used},
+                   {"repositoryCount", repos},
+                   {"conditions", Json::array({Condition("Ready", true, "Serving", "")})}};
+    return WriteStatus(os_, *reg_->project_kind, name, status);
+  }
+
+ private:
+  Registry::Impl* reg_;
+  int ticks_ = 0;
+};
+
+bool Finished(const Json& obj) {
+  std::string phase = obj.value("status", Json::object()).value("phase", "");
+  return phase == "Succeeded" || phase == "Failed";
+}
+
+class GcController : public controllers::Controller {
+ public:
+  GcController(api::ObjectStore* os, Registry* reg) : Controller(os), reg_(reg) {
+    kind_ = os->kinds()->Find("registry.berth.dev", "v1", "garbagecollections");
+  }
+  const char* name() const override { return "registry-gc"; }
+  bool Interested(const api::KindInfo& k) const override {
+    return k.group == "registry.berth.dev" && k.resource == "garbagecollections";
+  }
+  Status Reconcile(const std::string& name) override {
+    auto gc = os_->Get(*kind_, "", name);
+    if (!gc.ok()) return gc.status();
+    if (Finished(*gc)) return Status::Ok();
+    const Json& spec = gc->value("spec", Json::object());
+    int64_t now_ms = NowMicros() / 1000;
+    GcOptions o;
+    o.delete_untagged = spec.value("deleteUntagged", false);
+    o.dry_run = spec.value("dryRun", false);
+    o.cutoff_ms = now_ms - spec.value("keepRecentSeconds", int64_t{3600}) * 1000;
+    if (std::string before = spec.value("unreferencedBefore", ""); !before.empty()) {
+      if (auto t = ParseRFC3339(before)) o.cutoff_ms = *t * 1000;
+    }
+    std::string started = FormatRFC3339(NowSeconds());
+    BERTH_RETURN_IF_ERROR(WriteStatus(os_, *kind_, name, {{"phase", "Running"}, {"startTime", started}}));
+    auto res = reg_->CollectGarbage(o);
+    Json status = {{"startTime", started}, {"completionTime", FormatRFC3339(NowSeconds())}};
+    if (res.ok()) {
+      status["phase"] = "Succeeded";
+      status["blobsDeleted"] = res->blobs_deleted;
+      status["manifestsDeleted"] = res->manifests_deleted;
+      status["uploadsDeleted"] = res->uploads_deleted;
+      status["bytesFreed"] = res->bytes_freed;
+    } else {
+      status["phase"] = "Failed";
+      status["message"] = res.status().message();
+    }
+    return WriteStatus(os_, *kind_, name, status);
+  }
+
+ private:
+  Registry* reg_;
+  api::KindPtr kind_;
+};
+
+class CopyController : public controllers::Controller {
+ public:
+  CopyController(api::ObjectStore* os, Registry* reg) : Controller(os), reg_(reg) {
+    kind_ = os->kinds()->Find("registry.berth.dev", "v1", "artifactcopies");
+  }
+  const char* name() const override { return "registry-copy"; }
+  bool Interested(const api::KindInfo& k) const override {
+    return k.group == "registry.berth.dev" && k.resource == "artifactcopies";
+  }
+  Status Reconcile(const std::string& name) override {
+    auto copy = os_->Get(*kind_, "", name);
+    if (!copy.ok()) return copy.status();
+    if (Finished(*copy)) return Status::Ok();
+    const Json& spec = copy->value("spec", Json::object());
+    auto digest = reg_->Copy(spec.value("from", ""), spec.value("to", ""));
+    Json status = {{"completionTime", FormatRFC3339(NowSeconds())}};
+    if (digest.ok()) {
+      status["phase"] = "Succeeded";
+      status["digest"] = *digest;
+    } else {
+      status["phase"] = "Failed";
+      status["message"] = digest.status().message();
+    }
+    return WriteStatus(os_, *kind_, name, status);
+  }
+
+ private:
+  Registry* reg_;
+  api::KindPtr kind_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<controllers::Controller>> Registry::NewControllers() {
+  std::vector<std::unique_ptr<controllers::Controller>> out;
+  out.push_back(std::make_unique<RobotController>(impl_->os, impl_.get()));
+  out.push_back(std::make_unique<ProjectStatusController>(impl_->os, impl_.get()));
+  out.push_back(std::make_unique<GcController>(impl_->os, this));
+  out.push_back(std::make_unique<CopyController>(impl_->os, this));
+  return out;
+}
+
+}  // namespace berth::registry

@@ -1,0 +1,88 @@
+// Private to the registry module: the state its parts share.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/jwt.h"
+#include "registry/blob_store.h"
+#include "registry/digest.h"
+#include "registry/metadata.h"
+#include "registry/registry.h"
+
+namespace berth::registry {
+
+// Who is asking, as the token service established it.
+struct Principal {
+  std::string name;  // empty: anonymous
+  std::vector<std::string> groups;
+  bool robot = false;
+  std::vector<std::pair<std::string, std::set<std::string>>> robot_permissions;  // project, actions
+  bool anonymous() const { return name.empty(); }
+};
+
+// One granted scope of a registry token.
+struct Grant {
+  std::string type;  // "repository" or "registry"
+  std::string name;
+  std::set<std::string> actions;
+};
+
+// An upload in progress: its running hash, valid while `hashed` equals the
+// upload file's size (a restart or an out-of-band write makes it stale).
+struct UploadSession {
+  std::mutex mu;
+  std::unique_ptr<Hasher> sha256;
+  int64_t hashed = 0;
+};
+
+struct Registry::Impl {
+  Options opts;
+  api::ObjectStore* os = nullptr;
+  net::TokenAuthenticator authenticate;
+  std::unique_ptr<JwtSigner> signer;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<Metadata> meta;
+  api::KindPtr project_kind, robot_kind, secret_kind;
+
+  std::mutex sessions_mu;
+  std::map<std::string, std::shared_ptr<UploadSession>> sessions;
+
+  // auth.cpp
+  void ServeToken(net::Request& r, net::ResponseWriter& w);
+  // The principal of a token request: client certificate or API bearer token
+  // (already in r.identity), Basic with an API token as password, or
+  // robot$NAME with its secret. Unauthorized for bad credentials; anonymous
+  // when none were given.
+  Result<Principal> Login(const net::Request& r);
+  // The actions (pull, push, delete) `p` may perform on `repo`.
+  std::set<std::string> Allowed(const Principal& p, const std::string& repo);
+  std::string IssueToken(const Principal& p, const std::vector<Grant>& grants, int64_t* expires_in);
+  // The grants of a registry token; Unauthorized if it is not a valid one.
+  Result<std::vector<Grant>> VerifyToken(const std::string& token);
+  // The project object, or NotFound.
+  Result<Json> GetProject(const std::string& name);
+  // Whether the project's immutableTags patterns cover `tag`.
+  static bool TagImmutable(const Json& project, const std::string& tag);
+
+  // distribution.cpp
+  void ServeV2(net::Request& r, net::ResponseWriter& w);
+  void RecordArtifactEvent(const std::string& repo, const std::string& reason, const std::string& message);
+};
+
+// The project of a repository name (its first component), or "" if the name
+// has a single component.
+std::string ProjectOf(const std::string& repo);
+// Whether `name` is a valid repository name (distribution's grammar, at most
+// 255 characters, at least two components).
+bool ValidRepositoryName(const std::string& name);
+// Writes an OCI error document: {"errors":[{"code","message","detail"}]}.
+void ReplyError(net::ResponseWriter& w, int status, const std::string& code, const std::string& message,
+                const Json* detail = nullptr, net::Headers extra = {});
+
+}  // namespace berth::registry

@@ -1,0 +1,131 @@
+#include "registry/registry.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/file.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "registry/internal.h"
+
+namespace berth::registry {
+
+Registry::Registry() : impl_(std::make_unique<Impl>()) {}
+Registry::~Registry() = default;
+
+Result<std::unique_ptr<Registry>> Registry::Open(const Options& opts, api::ObjectStore* os,
+                                                 net::TokenAuthenticator authenticate) {
+  std::unique_ptr<Registry> r(new Registry());
+  Impl& i = *r->impl_;
+  i.opts = opts;
+  i.os = os;
+  i.authenticate = std::move(authenticate);
+  BERTH_RETURN_IF_ERROR(MakeDirs(opts.dir, 0700));
+  BERTH_ASSIGN_OR_RETURN(i.signer, JwtSigner::LoadOrCreate(opts.token_key_path));
+  i.blobs = NewFsBlobStore(opts.dir);
+  BERTH_ASSIGN_OR_RETURN(i.meta, Metadata::Open(opts.dir + "/registry.db"));
+  i.project_kind = os->kinds()->Find("registry.berth.dev", "v1", "projects");
+  i.robot_kind = os->kinds()->Find("registry.berth.dev", "v1", "robotaccounts");
+  i.secret_kind = os->kinds()->Find("", "v1", "secrets");
+  if (!i.project_kind || !i.robot_kind || !i.secret_kind) return Internal("the registry kinds are not registered");
+  return r;
+}
+
+std::vector<std::string> Registry::AnonymousPaths() { return {"/v2", "/v2/*", "/service/token"}; }
+
+void Registry::Mount(net::Router& router) {
+  Impl* i = impl_.get();
+  router.HandleStreaming("/v2/*", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
+  router.Handle("/v2", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
+  router.Handle("/service/token", [i](net::Request& r, net::ResponseWriter& w) { i->ServeToken(r, w); });
+}
+
+Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {
+  Impl& i = *impl_;
+  GcResult res;
+  BERTH_ASSIGN_OR_RETURN(GcPlan plan, i.meta->CollectGarbage(o.cutoff_ms, o.delete_untagged, o.dry_run));
+  res.manifests_deleted = plan.manifests_deleted;
+  res.blobs_deleted = static_cast<int64_t>(plan.blobs.size());
+  if (o.dry_run) {
+    res.bytes_freed = plan.bytes;
+    return res;
+  }
+  for (const std::string& d : plan.blobs) {
+    auto digest = ParseDigest(d);
+    if (!digest.ok()) continue;
+    auto freed = i.blobs->Delete(*digest);
+    if (freed.ok()) res.bytes_freed += *freed;
+  }
+  // Files no row knows: manifests refused after their bytes were written,
+  // blobs of a crash between rename and record. Only old ones: a file written
+  // a moment ago may be about to be recorded.
+  if (auto files = i.blobs->List(); files.ok()) {
+    for (const auto& e : *files) {
+      if (e.modified_ms >= o.cutoff_ms || i.meta->KnowsBlob(e.digest.str())) continue;
+      auto freed = i.blobs->Delete(e.digest);
+      if (freed.ok() && *freed > 0) {
+        res.bytes_freed += *freed;
+        ++res.blobs_deleted;
+      }
+    }
+  }
+  // Abandoned uploads: sessions untouched past the expiry, and files with no
+  // session row.
+  int64_t upload_cutoff = NowMicros() / 1000 - i.opts.upload_expiry_seconds * 1000;
+  if (auto stale = i.meta->StaleUploads(upload_cutoff); stale.ok()) {
+    for (const std::string& id : *stale) {
+      auto size = i.blobs->UploadSize(id);
+      if (i.blobs->DeleteUpload(id).ok() && size.ok()) res.bytes_freed += *size;
+      (void)i.meta->DeleteUpload(id);
+      ++res.uploads_deleted;
+    }
+  }
+  if (auto files = i.blobs->ListUploads(); files.ok()) {
+    for (const std::string& id : *files) {
+      if (i.meta->UploadRepo(id).ok()) continue;
+      auto size = i.blobs->UploadSize(id);
+      if (i.blobs->DeleteUpload(id).ok()) {
+        if (size.ok()) res.bytes_freed += *size;
+        ++res.uploads_deleted;
+      }
+    }
+  }
+  log::Info("registry garbage collected",
+            log::Fields()("blobs", res.blobs_deleted)("manifests", res.manifests_deleted)(
+                "uploads", res.uploads_deleted)("bytes", res.bytes_freed));
+  return res;
+}
+
+Result<std::string> Registry::Copy(const std::string& from, const std::string& to) {
+  Impl& i = *impl_;
+  // REPO:TAG or REPO@DIGEST; the tag's ':' comes after the last '/'.
+  std::string src_repo, src_ref;
+  if (size_t at = from.find('@'); at != std::string::npos) {
+    src_repo = from.substr(0, at);
+    src_ref = from.substr(at + 1);
+  } else if (size_t colon = from.rfind(':'); colon != std::string::npos && colon > from.rfind('/')) {
+    src_repo = from.substr(0, colon);
+    src_ref = from.substr(colon + 1);
+  } else {
+    return Invalid("source \"" + from + "\" must be REPOSITORY:TAG or REPOSITORY@DIGEST");
+  }
+  std::string dst_repo = to, dst_tag;
+  if (size_t colon = to.rfind(':'); colon != std::string::npos && colon > to.rfind('/') && to.find('@') == std::string::npos) {
+    dst_repo = to.substr(0, colon);
+    dst_tag = to.substr(colon + 1);
+  }
+  if (dst_tag.empty() && src_ref.find(':') == std::string::npos) dst_tag = src_ref;
+  if (!ValidRepositoryName(src_repo)) return Invalid("invalid source repository \"" + src_repo + "\"");
+  if (!ValidRepositoryName(dst_repo)) return Invalid("invalid destination repository \"" + dst_repo + "\"");
+  if (!i.GetProject(ProjectOf(dst_repo)).ok())
+    return NotFound("destination project \"" + ProjectOf(dst_repo) + "\" does not exist");
+  auto m = i.meta->GetManifest(src_repo, src_ref);
+  if (!m.ok()) return NotFound("source " + from + " not found");
+  BERTH_RETURN_IF_ERROR(i.meta->CopyManifest(src_repo, m->digest, dst_repo, dst_tag));
+  log::Info("artifact copied", log::Fields()("from", from)("to", to)("digest", m->digest));
+  i.RecordArtifactEvent(dst_repo, "ArtifactPushed",
+                        dst_repo + (dst_tag.empty() ? "@" + m->digest : ":" + dst_tag) + " " + m->digest +
+                            " (copied from " + from + ")");
+  return m->digest;
+}
+
+}  // namespace berth::registry

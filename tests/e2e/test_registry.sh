@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# The registry with real clients: skopeo and podman push and pull against a
+# running `berth server` with digests compared end to end; Harbor's model
+# (projects with members and roles, public projects, robot accounts, quotas);
+# promotion by ArtifactCopy without moving bytes; push/delete events; garbage
+# collection while pushes run, after which every pushed image pulls intact;
+# and the node agent running pods from images in this registry (a public one
+# and a private one through an imagePullSecret). Images are made locally (no
+# network) by tests/images/make-oci-image.py.
+source "$(dirname "$0")/lib.sh" "$@"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+SERVER_ARGS=(--node-name e2e-node)
+# Users: static API tokens (the registry's password is an API token).
+mkdir -p "$DATA/pki"
+cat >"$DATA/pki/tokens" <<'EOF2'
+admin-token admin system:masters
+dev-token dev
+qa-token qa
+ops-token ops release
+EOF2
+chmod 600 "$DATA/pki/tokens"
+start_server
+REG="127.0.0.1:$PORT"
+CERTS="$E2E_TMP/certs"      # trust Berth's CA only; no client certificate
+mkdir -p "$CERTS"
+cp "$DATA/pki/ca.crt" "$CERTS/ca.crt"
+export REGISTRY_AUTH_FILE="$E2E_TMP/auth.json"  # never the host's credentials
+echo '{}' >"$REGISTRY_AUTH_FILE"
+
+sk() { local rc=0; OUT=$(skopeo --command-timeout 120s "$@" 2>&1) || rc=$?; return $rc; }
+PODMAN=(podman --root "$E2E_TMP/podman/root" --runroot "$E2E_TMP/podman/run" --storage-driver vfs
+  --cgroup-manager cgroupfs --events-backend none --tmpdir "$E2E_TMP/podman/tmp")
+mkdir -p "$E2E_TMP/podman/tmp"
+pm() { local rc=0; OUT=$("${PODMAN[@]}" "$@" 2>&1) || rc=$?; return $rc; }
+# digest_of <docker-ref> <user:token>: the manifest digest the registry serves.
+digest_of() { skopeo inspect --cert-dir "$CERTS" --creds "$2" --format '{{.Digest}}' "docker://$1" 2>/dev/null; }
+
+log "images, made locally"
+bash "$ROOT/tests/images/build-busybox-rootfs.sh" "$E2E_TMP/rootfs" >/dev/null || fail "build the busybox rootfs"
+OCI="$E2E_TMP/oci"
+APP1=$(python3 "$ROOT/tests/images/make-oci-image.py" "$OCI" app1 --rootfs "$E2E_TMP/rootfs" --random-layers 2 \
+  --layer-size 2000000 --seed 1 --cmd '["/bin/sh", "-c", "echo hello from the registry; sleep 3600"]')
+APP2=$(python3 "$ROOT/tests/images/make-oci-image.py" "$OCI" app2 --rootfs "$E2E_TMP/rootfs" --random-layers 1 \
+  --layer-size 1500000 --seed 2)
+for i in 1 2 3; do python3 "$ROOT/tests/images/make-oci-image.py" "$OCI" conc$i --random-layers 2 \
+  --layer-size 1000000 --seed $((10 + i)) >"$E2E_TMP/conc$i.digest"; done
+assert_match "the layout's manifest digest" "$APP1" '^sha256:[0-9a-f]{64}$'
+
+log "projects"
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: test}
+spec:
+  members:
+  - {kind: User, name: dev, role: developer}
+  - {kind: User, name: qa, role: guest}
+---
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: prod}
+spec:
+  members:
+  - {kind: Group, name: release, role: maintainer}
+  - {kind: User, name: qa, role: guest}
+---
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: pub}
+spec: {public: true}
+---
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: tiny}
+spec:
+  storageLimit: 1Mi
+  members: [{kind: User, name: dev, role: developer}]
+EOF2
+expect_ok "kubectl get projects" kubectl get projects
+assert_match "projects are listed with their columns" "$OUT" 'NAME +PUBLIC +REPOSITORIES +USED +LIMIT +AGE'
+assert_match "pub is public" "$OUT" $'\n''pub +true'
+expect_fail "an invalid project name is refused" kubectl apply -f - <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: Bad_Name}
+EOF2
+expect_fail "an unknown role is refused" kubectl apply -f - <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: roles}
+spec: {members: [{kind: User, name: x, role: owner}]}
+EOF2
+assert_contains "with the supported values" "$OUT" 'supported values: "admin", "maintainer", "developer", "guest"'
+
+log "skopeo: push and pull with digests compared"
+expect_ok "skopeo copy oci: -> docker:// as a developer" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds dev:dev-token "oci:$OCI:app1" "docker://$REG/test/app:1"
+assert_eq "the registry serves the layout's manifest digest" "$APP1" "$(digest_of "$REG/test/app:1" qa:qa-token)"
+sk inspect --raw --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app:1"
+assert_eq "the raw manifest hashes to that digest" "${APP1#sha256:}" "$(printf '%s' "$OUT" | sha256sum | cut -d' ' -f1)"
+expect_ok "skopeo copy docker:// -> oci: as a guest" skopeo copy --preserve-digests --src-cert-dir "$CERTS" \
+  --src-creds qa:qa-token "docker://$REG/test/app:1" "oci:$E2E_TMP/pulled:app1"
+ok=1
+for b in "$E2E_TMP"/pulled/blobs/sha256/*; do
+  [[ "$(sha256sum "$b" | cut -d' ' -f1)" == "$(basename "$b")" ]] || ok=0
+done
+assert_eq "every pulled blob matches its digest" 1 "$ok"
+assert_eq "and the same blobs as the source" "$(ls "$OCI/blobs/sha256" | sort | comm -12 - <(ls "$E2E_TMP/pulled/blobs/sha256" | sort) | wc -l)" \
+  "$(ls "$E2E_TMP/pulled/blobs/sha256" | wc -l)"
+expect_ok "skopeo copy app2" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds dev:dev-token \
+  "oci:$OCI:app2" "docker://$REG/test/app:2"
+expect_ok "skopeo list-tags" skopeo list-tags --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app"
+assert_eq "both tags" '["1","2"]' "$(jq -c .Tags <<<"$OUT")"
+
+log "access rules"
+expect_fail "a guest cannot push" skopeo copy --dest-cert-dir "$CERTS" --dest-creds qa:qa-token \
+  "oci:$OCI:app2" "docker://$REG/test/app:guest"
+expect_fail "no credentials: no push" skopeo copy --dest-cert-dir "$CERTS" --dest-no-creds \
+  "oci:$OCI:app2" "docker://$REG/test/app:anon"
+expect_fail "no credentials: no pull from a private project" skopeo inspect --cert-dir "$CERTS" --no-creds \
+  "docker://$REG/test/app:1"
+expect_fail "a wrong password is refused" skopeo inspect --cert-dir "$CERTS" --creds dev:wrong "docker://$REG/test/app:1"
+assert_contains "as unauthorized" "$OUT" "unauthorized"
+expect_fail "a developer of test is not a member of prod" skopeo inspect --cert-dir "$CERTS" --creds dev:dev-token \
+  "docker://$REG/prod/app:1"
+expect_ok "a maintainer (through its group) pushes to prod" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds ops:ops-token "oci:$OCI:app2" "docker://$REG/prod/other:1"
+expect_ok "and deletes there" skopeo delete --cert-dir "$CERTS" --creds ops:ops-token "docker://$REG/prod/other:1"
+expect_fail "a developer cannot delete" skopeo delete --cert-dir "$CERTS" --creds dev:dev-token "docker://$REG/test/app:2"
+expect_fail "a pushed tag outside any project is refused" skopeo copy --dest-cert-dir "$CERTS" \
+  --dest-creds admin:admin-token "oci:$OCI:app2" "docker://$REG/nosuchproject/app:1"
+assert_contains "naming the missing project" "$OUT" 'project \"nosuchproject\" does not exist'
+
+log "public projects"
+expect_ok "an administrator pushes to pub" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds admin:admin-token "oci:$OCI:app1" "docker://$REG/pub/app:1"
+expect_ok "anyone pulls from pub" skopeo inspect --cert-dir "$CERTS" --no-creds "docker://$REG/pub/app:1"
+assert_eq "with the same digest" "$APP1" "$(jq -r .Digest <<<"$OUT")"
+expect_fail "but nobody anonymous pushes there" skopeo copy --dest-cert-dir "$CERTS" --dest-no-creds \
+  "oci:$OCI:app2" "docker://$REG/pub/app:2"
+
+log "podman: pull and push"
+expect_ok "podman pull as a guest" "${PODMAN[@]}" pull -q --cert-dir "$CERTS" --creds qa:qa-token "$REG/test/app:1"
+expect_ok "podman image inspect" "${PODMAN[@]}" image inspect --format '{{.Digest}}' "$REG/test/app:1"
+assert_eq "podman has the pushed digest" "$APP1" "$OUT"
+expect_ok "podman tag" "${PODMAN[@]}" tag "$REG/test/app:1" "$REG/test/app:podman"
+expect_ok "podman push as a developer" "${PODMAN[@]}" push -q --cert-dir "$CERTS" --creds dev:dev-token "$REG/test/app:podman"
+PODMAN_DIGEST=$(digest_of "$REG/test/app:podman" qa:qa-token)
+assert_match "the podman push is served" "$PODMAN_DIGEST" '^sha256:[0-9a-f]{64}$'
+sk inspect --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app:podman"
+assert_eq "with the same layers as the skopeo push" "$(skopeo inspect --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app:1" | jq -c .Layers)" \
+  "$(jq -c .Layers <<<"$OUT")"
+expect_fail "podman push as a guest is refused" "${PODMAN[@]}" push -q --cert-dir "$CERTS" --creds qa:qa-token \
+  "$REG/test/app:podman"
+
+log "robot accounts"
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: RobotAccount
+metadata: {name: ci}
+spec:
+  description: the pipeline's pusher
+  permissions: [{project: test, actions: [pull, push]}]
+---
+apiVersion: registry.berth.dev/v1
+kind: RobotAccount
+metadata: {name: old}
+spec:
+  expiresAt: "2020-01-01T00:00:00Z"
+  permissions: [{project: test, actions: [pull]}]
+EOF2
+check_wait "the robot gets its user name" 20 bash -c "[[ \$(kubectl get robotaccount ci -o jsonpath='{.status.username}') == 'robot\$ci' ]]"
+check_wait "and its secret" 20 bash -c "kubectl get secret -n berth-system registry-robot-ci >/dev/null 2>&1"
+ROBOT_SECRET=$(kubectl get secret -n berth-system registry-robot-ci -o jsonpath='{.data.secret}' | base64 -d)
+assert_match "a generated secret" "$ROBOT_SECRET" '^[0-9a-f]{40}$'
+expect_ok "the robot pushes to its project" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds "robot\$ci:$ROBOT_SECRET" "oci:$OCI:app2" "docker://$REG/test/robot:1"
+expect_fail "but not to another project" skopeo copy --dest-cert-dir "$CERTS" \
+  --dest-creds "robot\$ci:$ROBOT_SECRET" "oci:$OCI:app2" "docker://$REG/prod/robot:1"
+expect_fail "nor with a wrong secret" skopeo inspect --cert-dir "$CERTS" --creds "robot\$ci:nope" "docker://$REG/test/app:1"
+check_wait "the expired robot has a secret too" 20 bash -c "kubectl get secret -n berth-system registry-robot-old >/dev/null 2>&1"
+OLD_SECRET=$(kubectl get secret -n berth-system registry-robot-old -o jsonpath='{.data.secret}' | base64 -d)
+expect_fail "an expired robot cannot log in" skopeo inspect --cert-dir "$CERTS" --creds "robot\$old:$OLD_SECRET" \
+  "docker://$REG/test/app:1"
+code=$(curl -s -o "$E2E_TMP/tok" -w '%{http_code}' --cacert "$DATA/pki/ca.crt" -u "robot\$old:$OLD_SECRET" \
+  "https://$REG/service/token?service=berth&scope=repository:test/app:pull")
+assert_eq "the token service answers 401" 401 "$code"
+assert_contains "saying why" "$(cat "$E2E_TMP/tok")" "has expired"
+kubectl patch robotaccount ci --type merge -p '{"spec":{"disabled":true}}' >/dev/null
+expect_fail "a disabled robot cannot log in" skopeo inspect --cert-dir "$CERTS" --creds "robot\$ci:$ROBOT_SECRET" \
+  "docker://$REG/test/app:1"
+
+log "quota"
+expect_fail "a push over the project's storage limit is refused" skopeo copy --dest-cert-dir "$CERTS" \
+  --dest-creds dev:dev-token "oci:$OCI:app1" "docker://$REG/tiny/app:1"
+assert_contains "quota exceeded" "$OUT" "quota exceeded"
+expect_fail "nothing was tagged" skopeo inspect --cert-dir "$CERTS" --creds dev:dev-token "docker://$REG/tiny/app:1"
+
+log "promotion: test -> prod without moving bytes"
+BLOBS_BEFORE=$(find "$DATA/registry/blobs" -type f | wc -l)
+BYTES_BEFORE=$(du -sb "$DATA/registry/blobs" | cut -f1)
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: ArtifactCopy
+metadata: {name: promote-app-1}
+spec: {from: "test/app:1", to: "prod/app"}
+EOF2
+check_wait "the copy succeeds" 20 bash -c "[[ \$(kubectl get artifactcopy promote-app-1 -o jsonpath='{.status.phase}') == Succeeded ]]"
+assert_eq "it reports the digest" "$APP1" "$(kubectl get artifactcopy promote-app-1 -o jsonpath='{.status.digest}')"
+assert_eq "prod/app:1 has the tested digest" "$APP1" "$(digest_of "$REG/prod/app:1" ops:ops-token)"
+assert_eq "no blob was written" "$BLOBS_BEFORE" "$(find "$DATA/registry/blobs" -type f | wc -l)"
+assert_eq "no byte was added" "$BYTES_BEFORE" "$(du -sb "$DATA/registry/blobs" | cut -f1)"
+expect_ok "a guest of prod pulls the promoted image" skopeo copy --src-cert-dir "$CERTS" --src-creds qa:qa-token \
+  "docker://$REG/prod/app:1" "oci:$E2E_TMP/promoted:app1"
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: ArtifactCopy
+metadata: {name: promote-missing}
+spec: {from: "test/app:nope", to: "prod/app"}
+EOF2
+check_wait "a copy of a missing tag fails" 20 bash -c "[[ \$(kubectl get artifactcopy promote-missing -o jsonpath='{.status.phase}') == Failed ]]"
+assert_contains "saying what is missing" "$(kubectl get artifactcopy promote-missing -o jsonpath='{.status.message}')" "test/app:nope not found"
+
+log "events"
+check_wait "pushes are recorded as events on the project" 20 bash -c \
+  "kubectl get events --field-selector involvedObject.kind=Project,involvedObject.name=test,reason=ArtifactPushed -o name | grep -q ."
+expect_ok "the prod promotion's event" kubectl get events --field-selector involvedObject.name=prod,reason=ArtifactPushed \
+  -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'
+assert_contains "names the source" "$OUT" "copied from test/app:1"
+expect_ok "skopeo delete test/app:2 as a project admin" skopeo delete --cert-dir "$CERTS" --creds admin:admin-token \
+  "docker://$REG/test/app:2"
+check_wait "the delete is an event" 20 bash -c \
+  "kubectl get events --field-selector involvedObject.name=test,reason=ArtifactDeleted -o name | grep -q ."
+check_wait "project status counts repositories and bytes" 30 bash -c \
+  "[[ \$(kubectl get project test -o jsonpath='{.status.repositoryCount}') == 2 ]] && (( \$(kubectl get project test -o jsonpath='{.status.usedBytes}') > 4000000 ))"
+
+log "garbage collection while pushes run"
+# app2's random layer is referenced by nothing now (test/app:2 was deleted;
+# prod/other was deleted too).
+APP2_LAYER=$(jq -r '.layers[-1].digest' "$OCI/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="app2") | .digest' "$OCI/index.json" | cut -d: -f2)")
+APP2_LAYER_FILE="$DATA/registry/blobs/sha256/${APP2_LAYER:7:2}/${APP2_LAYER#sha256:}"
+# robot/1 still uses app2: delete it as well so the layer is garbage.
+expect_ok "delete test/robot:1" skopeo delete --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/test/robot:1"
+assert_eq "the unreferenced layer is still on disk" yes "$([[ -f $APP2_LAYER_FILE ]] && echo yes || echo no)"
+CUTOFF=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# Whole seconds: wait until the clock has passed the cutoff so that every
+# blob the concurrent pushes touch is newer than it.
+wait_for 3 bash -c "[[ \$(date -u +%s) -gt $(date -u -d "$CUTOFF" +%s) ]]"
+BYTES_BEFORE=$(du -sb "$DATA/registry" | cut -f1)
+PIDS=()
+for i in 1 2 3; do
+  skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds dev:dev-token \
+    "oci:$OCI:conc$i" "docker://$REG/test/conc$i:1" >"$E2E_TMP/push$i.log" 2>&1 &
+  PIDS+=($!)
+done
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: GarbageCollection
+metadata: {name: gc-1}
+spec: {unreferencedBefore: "$CUTOFF"}
+EOF2
+check_wait "the collection succeeds" 30 bash -c "[[ \$(kubectl get gc gc-1 -o jsonpath='{.status.phase}') == Succeeded ]]"
+for i in 1 2 3; do
+  rc=0; wait "${PIDS[$((i - 1))]}" || rc=$?
+  assert_eq "concurrent push $i succeeded" 0 "$rc"
+done
+expect_ok "kubectl get gc" kubectl get gc gc-1
+assert_match "the table shows what was freed" "$OUT" 'gc-1 +Succeeded +[1-9][0-9]* +0 +[1-9][0-9]*'
+FREED=$(kubectl get gc gc-1 -o jsonpath='{.status.bytesFreed}')
+(( FREED >= 1500000 )) && pass "at least the unreferenced layer's bytes were freed ($FREED)" || fail "bytes freed" "$FREED"
+assert_eq "its file is gone" no "$([[ -f $APP2_LAYER_FILE ]] && echo yes || echo no)"
+for i in 1 2 3; do
+  want=$(cat "$E2E_TMP/conc$i.digest")
+  expect_ok "conc$i pulls after the collection" skopeo copy --preserve-digests --src-cert-dir "$CERTS" \
+    --src-creds qa:qa-token "docker://$REG/test/conc$i:1" "oci:$E2E_TMP/after:conc$i"
+  assert_eq "conc$i has its digest" "$want" "$(digest_of "$REG/test/conc$i:1" qa:qa-token)"
+done
+ok=1
+for b in "$E2E_TMP"/after/blobs/sha256/*; do
+  [[ "$(sha256sum "$b" | cut -d' ' -f1)" == "$(basename "$b")" ]] || ok=0
+done
+assert_eq "every blob pulled after the collection is intact" 1 "$ok"
+for ref in test/app:1 test/app:podman prod/app:1 pub/app:1; do
+  expect_ok "$ref still pulls" skopeo copy --src-cert-dir "$CERTS" --src-creds admin:admin-token \
+    "docker://$REG/$ref" "oci:$E2E_TMP/kept:${ref//[:\/]/-}"
+done
+
+log "pods run images from this registry"
+expect_node_ready
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: from-public}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: "$REG/pub/app:1"}]
+EOF2
+check_wait "a pod runs from the public project" 90 bash -c "[[ \$(kubectl get pod from-public -o jsonpath='{.status.phase}') == Running ]]"
+check_wait "its command prints" 30 bash -c "kubectl logs from-public 2>/dev/null | grep -q 'hello from the registry'"
+kc create secret docker-registry regcred --docker-server="$REG" --docker-username=qa --docker-password=qa-token
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: from-private}
+spec:
+  terminationGracePeriodSeconds: 1
+  imagePullSecrets: [{name: regcred}]
+  containers: [{name: main, image: "$REG/prod/app:1"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: no-secret}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: "$REG/test/app:1"}]
+EOF2
+check_wait "a pod runs from a private project with a pull secret" 90 bash -c \
+  "[[ \$(kubectl get pod from-private -o jsonpath='{.status.phase}') == Running ]]"
+check_wait "without a secret the pull is refused" 60 bash -c \
+  "kubectl get pod no-secret -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}' | grep -q 'ErrImagePull\|ImagePullBackOff'"
+kubectl delete pod from-public from-private no-secret --wait=false >/dev/null 2>&1
+check_wait "the pods are gone" 60 bash -c "[[ -z \$(kubectl get pods -o name) ]]"
+
+finish
