@@ -35,6 +35,7 @@ e2e: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
 
 bench: build
+	@bash scripts/install-deps.sh bench
 	bash bench/run.sh $(BUILD_DIR)
 
 # libFuzzer targets, each run for FUZZ_SECONDS.

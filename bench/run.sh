@@ -5,7 +5,8 @@
 #
 # Environment: BENCH_JOBS (ninja -j, default 1), BENCH_STORE_SECONDS (default 3),
 # SKIP_STORE=1 to skip bench_store, SKIP_PODS=1 to skip bench_pods (which
-# needs root: it runs real containers), BENCH_PODS (default 30).
+# needs root: it runs real containers), BENCH_PODS (default 30), SKIP_REGISTRY=1
+# to skip bench_registry.sh (Berth's registry against docker-registry).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build-bench}"
@@ -41,6 +42,13 @@ echo "== bench_api"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench_api" --berth "$build/berth" "$@"
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ "${SKIP_REGISTRY:-0}" != 1 ]]; then
+  echo "== bench_registry"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  bash "$here/bench/bench_registry.sh" "$build/berth"
+  echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 if [[ " ${targets[*]} " == *" bench_pods "* ]]; then
   echo "== bench_pods"

@@ -10,9 +10,13 @@ BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
 TEST_PKGS=(curl python3 python3-cryptography jq sqlite3 procps podman)
 # Containers, the pod network and the service data path; test images.
 RUN_PKGS=(crun runc containernetworking-plugins nftables iproute2 busybox-static skopeo wrk)
+# Only for `make bench` (install-deps.sh bench): the peer products measured against.
+BENCH_PKGS=(docker-registry)
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${RUN_PKGS[@]}"; do
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${RUN_PKGS[@]}")
+[[ "${1:-}" == bench ]] && want+=("${BENCH_PKGS[@]}")
+for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

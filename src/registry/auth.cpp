@@ -95,14 +95,14 @@ Result<Principal> Registry::Impl::Login(const net::Request& r) {
     std::string name = user.substr(6);
     auto robot = os->Get(*robot_kind, "", name);
     if (!robot.ok()) return Status(Code::kUnauthorized, "invalid credentials");
-    const Json& spec = (*robot)["spec"];
+    const Json spec = robot->value("spec", Json::object());
     if (spec.value("disabled", false)) return Status(Code::kUnauthorized, "robot account " + user + " is disabled");
     std::string expires = spec.value("expiresAt", "");
     if (!expires.empty()) {
       auto t = ParseRFC3339(expires);
       if (!t || *t <= NowSeconds()) return Status(Code::kUnauthorized, "robot account " + user + " has expired");
     }
-    const Json& ref = (*robot)["status"].value("secretRef", Json::object());
+    const Json ref = robot->value("status", Json::object()).value("secretRef", Json::object());
     auto secret = os->Get(*secret_kind, ref.value("namespace", ""), ref.value("name", ""));
     if (!secret.ok()) return Status(Code::kUnauthorized, "invalid credentials");
     auto want = Base64Decode((*secret)["data"].value("secret", ""));

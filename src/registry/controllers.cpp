@@ -71,8 +71,8 @@ class RobotController : public controllers::Controller {
                    {"secretRef", {{"namespace", kSystemNamespace}, {"name", secret_name}}},
                    {"conditions", Json::array({Condition("Ready", true, "SecretCreated",
                                                          "log in as robot$" + name + " with the secret's \"secret\" key")})}};
-    if ((*robot).value("status", Json::object()).value("username", "") == status["username"] &&
-        (*robot)["status"].value("secretRef", Json()) == status["secretRef"])
+    const Json old = robot->value("status", Json::object());
+    if (old.value("username", "") == status["username"] && old.value("secretRef", Json()) == status["secretRef"])
       return Status::Ok();
     return WriteStatus(os_, *reg_->robot_kind, name, status);
   }

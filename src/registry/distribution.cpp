@@ -15,7 +15,9 @@
 namespace berth::registry {
 namespace {
 
-constexpr size_t kChunk = 1 << 20;
+// Upload and download buffers: big enough for few syscalls per TLS-record
+// batch, small enough that hundreds of parallel layer transfers stay cheap.
+constexpr size_t kChunk = 256 << 10;
 
 net::Headers ApiHeaders(net::Headers h = {}) {
   h["Docker-Distribution-API-Version"] = "registry/2.0";
@@ -675,11 +677,10 @@ void V2Request::DeleteBlob(const Target& t) {
 bool V2Request::CheckQuota(const std::string& repo, int64_t adding) {
   auto proj = reg_->GetProject(ProjectOf(repo));
   if (!proj.ok()) return true;
-  std::string limit = (*proj)["spec"].value("storageLimit", Json()).is_string()
-                          ? (*proj)["spec"]["storageLimit"].get<std::string>()
-                          : ((*proj)["spec"].contains("storageLimit") && (*proj)["spec"]["storageLimit"].is_number()
-                                 ? (*proj)["spec"]["storageLimit"].dump()
-                                 : "");
+  Json limit_json = proj->value("spec", Json::object()).value("storageLimit", Json());
+  std::string limit = limit_json.is_string() ? limit_json.get<std::string>()
+                      : limit_json.is_number() ? limit_json.dump()
+                                               : "";
   if (limit.empty()) return true;
   auto q = Quantity::Parse(limit);
   if (!q.ok()) return true;
