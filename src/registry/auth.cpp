@@ -169,8 +169,9 @@ std::string Registry::Impl::IssueToken(const Principal& p, const std::vector<Gra
   return signer->Sign(claims, "JWT");
 }
 
-Result<std::vector<Grant>> Registry::Impl::VerifyToken(const std::string& token) {
+Result<std::vector<Grant>> Registry::Impl::VerifyToken(const std::string& token, std::string* subject) {
   BERTH_ASSIGN_OR_RETURN(Json claims, signer->Verify(token));
+  if (subject != nullptr) *subject = claims.value("sub", "");
   if (claims.value("iss", "") != kIssuer || claims.value("aud", "") != opts.service)
     return Status(Code::kUnauthorized, "invalid token: wrong issuer or audience");
   int64_t now = NowSeconds();

@@ -91,7 +91,8 @@ class RobotController : public controllers::Controller {
 // do not write the API store, so this polls the registry's metadata.
 class ProjectStatusController : public controllers::Controller {
  public:
-  ProjectStatusController(api::ObjectStore* os, Registry::Impl* reg) : Controller(os), reg_(reg) {}
+  ProjectStatusController(api::ObjectStore* os, Registry* registry, Registry::Impl* reg)
+      : Controller(os), registry_(registry), reg_(reg) {}
   const char* name() const override { return "registry-project"; }
   bool Interested(const api::KindInfo& k) const override {
     return k.group == "registry.berth.dev" && k.resource == "projects";
@@ -108,14 +109,40 @@ class ProjectStatusController : public controllers::Controller {
     BERTH_ASSIGN_OR_RETURN(int64_t used, reg_->meta->ProjectUsage(name));
     BERTH_ASSIGN_OR_RETURN(int64_t repos, reg_->meta->ProjectRepositoryCount(name));
     Json old = proj->value("status", Json::object());
-    if (old.value("usedBytes", int64_t{-1}) == used && old.value("repositoryCount", int64_t{-1}) == repos) return Status::Ok();
-    Json status = {{"usedBytes", used},
-                   {"repositoryCount", repos},
-                   {"conditions", Json::array({Condition("Ready", true, "Serving", "")})}};
+    Json status = old;
+    status["usedBytes"] = used;
+    status["repositoryCount"] = repos;
+    status["conditions"] = Json::array({Condition("Ready", true, "Serving", "")});
+    // Retention: whenever the policy changed, and then every intervalSeconds.
+    const Json retention = proj->value("spec", Json::object()).value("retention", Json::object());
+    int64_t generation = (*proj)["metadata"].value("generation", int64_t{0});
+    if (!retention.value("rules", Json::array()).empty()) {
+      int64_t interval = retention.value("intervalSeconds", int64_t{3600});
+      auto last = ParseRFC3339(old.value("lastRetentionTime", ""));
+      if (old.value("retentionGeneration", int64_t{0}) != generation || !last || NowSeconds() - *last >= interval) {
+        auto res = registry_->ApplyRetention(name);
+        if (!res.ok()) return res.status();
+        status["lastRetentionTime"] = FormatRFC3339(NowSeconds());
+        status["retentionGeneration"] = generation;
+        status["retentionDeletedTags"] = res->tags_deleted;
+        BERTH_ASSIGN_OR_RETURN(used, reg_->meta->ProjectUsage(name));
+        BERTH_ASSIGN_OR_RETURN(repos, reg_->meta->ProjectRepositoryCount(name));
+        status["usedBytes"] = used;
+        status["repositoryCount"] = repos;
+      }
+    }
+    if (Strip(status) == Strip(old)) return Status::Ok();
     return WriteStatus(os_, *reg_->project_kind, name, status);
   }
 
  private:
+  // Status without the conditions' times, to compare.
+  static Json Strip(Json s) {
+    if (s.contains("conditions"))
+      for (Json& c : s["conditions"]) c.erase("lastTransitionTime");
+    return s;
+  }
+  Registry* registry_;
   Registry::Impl* reg_;
   int ticks_ = 0;
 };
@@ -205,7 +232,7 @@ class CopyController : public controllers::Controller {
 std::vector<std::unique_ptr<controllers::Controller>> Registry::NewControllers() {
   std::vector<std::unique_ptr<controllers::Controller>> out;
   out.push_back(std::make_unique<RobotController>(impl_->os, impl_.get()));
-  out.push_back(std::make_unique<ProjectStatusController>(impl_->os, impl_.get()));
+  out.push_back(std::make_unique<ProjectStatusController>(impl_->os, this, impl_.get()));
   out.push_back(std::make_unique<GcController>(impl_->os, this));
   out.push_back(std::make_unique<CopyController>(impl_->os, this));
   return out;

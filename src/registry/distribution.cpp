@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "core/time.h"
 #include "registry/internal.h"
 #include "registry/manifest.h"
 #include "core/quantity.h"
@@ -147,11 +148,36 @@ void ReplyError(net::ResponseWriter& w, int status, const std::string& code, con
   w.Reply(status, ApiHeaders(std::move(extra)), Json{{"errors", Json::array({e})}}.dump());
 }
 
-void Registry::Impl::RecordArtifactEvent(const std::string& repo, const std::string& reason,
-                                         const std::string& message) {
-  auto proj = GetProject(ProjectOf(repo));
+void Registry::Impl::RecordArtifactEvent(const ArtifactEvent& e) {
+  std::string project = ProjectOf(e.repo);
+  auto proj = GetProject(project);
   if (!proj.ok()) return;
-  controllers::RecordEvent(os, *project_kind, *proj, "Normal", reason, message, "berth-registry");
+  std::string ref = e.repo + (e.tag.empty() ? "@" + e.digest : ":" + e.tag);
+  std::string message = ref + (e.tag.empty() ? "" : " " + e.digest) + (e.note.empty() ? "" : " (" + e.note + ")");
+  controllers::RecordEvent(os, *project_kind, *proj, "Normal", e.push ? "ArtifactPushed" : "ArtifactDeleted", message,
+                           "berth-registry");
+  const char* type = e.push ? "PUSH_ARTIFACT" : "DELETE_ARTIFACT";
+  const Json spec = proj->value("spec", Json::object());
+  for (const Json& hook : spec.value("webhooks", Json::array())) {
+    Json events = hook.value("events", Json::array());
+    bool wanted = events.empty();
+    for (const Json& ev : events) wanted = wanted || ev == type;
+    if (!wanted) continue;
+    Json resource = {{"digest", e.digest}, {"tag", e.tag},
+                     {"resource_url", (e.host.empty() ? "" : e.host + "/") + ref}};
+    Json payload = {{"type", type},
+                    {"occur_at", NowSeconds()},
+                    {"operator", e.actor},
+                    {"event_data",
+                     {{"resources", Json::array({resource})},
+                      {"repository",
+                       {{"name", e.repo.substr(project.size() + 1)},
+                        {"namespace", project},
+                        {"repo_full_name", e.repo},
+                        {"repo_type", spec.value("public", false) ? "public" : "private"}}}}}};
+    webhooks->Send(project, WebhookTarget{hook.value("url", ""), hook.value("caBundle", ""), hook.value("authHeader", "")},
+                   payload);
+  }
 }
 
 namespace {
@@ -170,6 +196,7 @@ class V2Request {
   bool Authenticated();
   void Challenge(const std::string& scope, const std::string& error);
   bool Can(const std::string& repo, const std::string& action);
+  std::string Actor() const { return by_identity_ ? principal_.name : token_subject_; }
 
   void Base();
   void Catalog();
@@ -223,6 +250,7 @@ class V2Request {
   net::ResponseWriter& w_;
   bool resolved_ = false;
   bool by_identity_ = false;  // a client certificate or API token: rights come from the policy
+  std::string token_subject_;  // the user a registry token was issued to
   Principal principal_;
   std::vector<Grant> grants_;
 };
@@ -238,9 +266,11 @@ bool V2Request::Authenticated() {
   }
   std::string auth = r_.Header("Authorization");
   if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
-    auto grants = reg_->VerifyToken(auth.substr(7));
+    std::string subject;
+    auto grants = reg_->VerifyToken(auth.substr(7), &subject);
     if (!grants.ok()) return false;
     grants_ = std::move(*grants);
+    token_subject_ = subject;
     principal_.name = "token";  // a valid token, even one granting nothing
     return true;
   }
@@ -570,7 +600,7 @@ void V2Request::PutManifest(const Target& t) {
     return;
   }
   log::Info("manifest pushed", log::Fields()("repo", t.name)("reference", t.ref)("digest", digest));
-  reg_->RecordArtifactEvent(t.name, "ArtifactPushed", t.name + (by_digest ? "@" : ":") + t.ref + " " + digest);
+  reg_->RecordArtifactEvent({true, t.name, by_digest ? "" : t.ref, digest, Actor(), r_.Header("Host"), ""});
   net::Headers h = ApiHeaders({{"Location", "/v2/" + t.name + "/manifests/" + digest},
                                {"Docker-Content-Digest", digest},
                                {"Content-Length", "0"}});
@@ -607,7 +637,7 @@ void V2Request::DeleteManifest(const Target& t) {
     return;
   }
   log::Info("manifest deleted", log::Fields()("repo", t.name)("reference", t.ref));
-  reg_->RecordArtifactEvent(t.name, "ArtifactDeleted", t.name + (by_digest ? "@" : ":") + t.ref);
+  reg_->RecordArtifactEvent({false, t.name, by_digest ? "" : t.ref, by_digest ? t.ref : "", Actor(), r_.Header("Host"), ""});
   w_.Reply(202, ApiHeaders({{"Content-Length", "0"}}), "");
 }
 

@@ -14,6 +14,7 @@
 #include "registry/digest.h"
 #include "registry/metadata.h"
 #include "registry/registry.h"
+#include "registry/webhook.h"
 
 namespace berth::registry {
 
@@ -64,7 +65,8 @@ struct Registry::Impl {
   std::set<std::string> Allowed(const Principal& p, const std::string& repo);
   std::string IssueToken(const Principal& p, const std::vector<Grant>& grants, int64_t* expires_in);
   // The grants of a registry token; Unauthorized if it is not a valid one.
-  Result<std::vector<Grant>> VerifyToken(const std::string& token);
+  // `subject` (optional) receives the user the token was issued to.
+  Result<std::vector<Grant>> VerifyToken(const std::string& token, std::string* subject = nullptr);
   // The project object, or NotFound.
   Result<Json> GetProject(const std::string& name);
   // Whether the project's immutableTags patterns cover `tag`.
@@ -72,7 +74,13 @@ struct Registry::Impl {
 
   // distribution.cpp
   void ServeV2(net::Request& r, net::ResponseWriter& w);
-  void RecordArtifactEvent(const std::string& repo, const std::string& reason, const std::string& message);
+  // A push or delete: a core/v1 Event on the project and the project's webhooks.
+  struct ArtifactEvent {
+    bool push = true;  // PUSH_ARTIFACT, else DELETE_ARTIFACT
+    std::string repo, tag, digest, actor, host, note;
+  };
+  void RecordArtifactEvent(const ArtifactEvent& e);
+  std::unique_ptr<WebhookSender> webhooks;
 };
 
 // The project of a repository name (its first component), or "" if the name

@@ -1,5 +1,11 @@
 #include "registry/registry.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
@@ -27,6 +33,14 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Options& opts, api::Objec
   i.robot_kind = os->kinds()->Find("registry.berth.dev", "v1", "robotaccounts");
   i.secret_kind = os->kinds()->Find("", "v1", "secrets");
   if (!i.project_kind || !i.robot_kind || !i.secret_kind) return Internal("the registry kinds are not registered");
+  Impl* ip = &i;
+  i.webhooks = std::make_unique<WebhookSender>(
+      opts.dir, [ip](const std::string& project, const std::string& url, const std::string& err) {
+        auto proj = ip->GetProject(project);
+        if (proj.ok())
+          controllers::RecordEvent(ip->os, *ip->project_kind, *proj, "Warning", "WebhookFailed",
+                                   "could not deliver to " + url + ": " + err, "berth-registry");
+      });
   return r;
 }
 
@@ -95,6 +109,64 @@ Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {
   return res;
 }
 
+Result<RetentionResult> Registry::ApplyRetention(const std::string& project) {
+  Impl& i = *impl_;
+  RetentionResult res;
+  BERTH_ASSIGN_OR_RETURN(Json proj, i.GetProject(project));
+  const Json rules = proj.value("spec", Json::object()).value("retention", Json::object()).value("rules", Json::array());
+  if (rules.empty()) return res;
+  int64_t now_ms = NowMicros() / 1000;
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> repos, i.meta->ProjectRepositories(project));
+  for (const std::string& repo : repos) {
+    std::string path = repo.substr(project.size() + 1);
+    BERTH_ASSIGN_OR_RETURN(std::vector<ManifestRecord> manifests, i.meta->ListManifests(repo));
+    // Newest first: keepLast keeps the front of each rule's selection.
+    std::sort(manifests.begin(), manifests.end(),
+              [](const ManifestRecord& a, const ManifestRecord& b) { return a.created_ms > b.created_ms; });
+    std::set<std::string> kept;                                  // manifests some rule keeps
+    std::map<std::string, std::set<std::string>> doomed;         // digest -> tags to remove
+    for (const Json& rule : rules) {
+      std::string repo_glob = rule.value("repositories", "*"), tag_glob = rule.value("tags", "*");
+      if (repo_glob.empty()) repo_glob = "*";
+      if (tag_glob.empty()) tag_glob = "*";
+      if (fnmatch(repo_glob.c_str(), path.c_str(), 0) != 0) continue;
+      int64_t keep_last = rule.value("keepLast", int64_t{-1});
+      int64_t keep_newer = rule.value("keepNewerThanSeconds", int64_t{-1});
+      int64_t rank = 0;
+      for (const ManifestRecord& m : manifests) {
+        std::vector<std::string> matching;
+        for (const std::string& tag : m.tags)
+          if (fnmatch(tag_glob.c_str(), tag.c_str(), 0) == 0) matching.push_back(tag);
+        if (matching.empty()) continue;
+        bool keep = (keep_last >= 0 && rank < keep_last) || (keep_newer >= 0 && m.created_ms >= now_ms - keep_newer * 1000);
+        ++rank;
+        if (keep) {
+          kept.insert(m.digest);
+        } else {
+          doomed[m.digest].insert(matching.begin(), matching.end());
+        }
+      }
+    }
+    for (const ManifestRecord& m : manifests) {
+      auto it = doomed.find(m.digest);
+      if (it == doomed.end() || kept.count(m.digest)) continue;
+      size_t left = m.tags.size();
+      for (const std::string& tag : it->second) {
+        if (Impl::TagImmutable(proj, tag)) continue;
+        if (i.meta->DeleteTag(repo, tag).ok()) {
+          ++res.tags_deleted;
+          --left;
+          i.RecordArtifactEvent({false, repo, tag, m.digest, "", "", "retention"});
+        }
+      }
+      if (left == 0 && i.meta->DeleteManifest(repo, m.digest).ok()) ++res.manifests_deleted;
+    }
+  }
+  if (res.tags_deleted > 0)
+    log::Info("retention applied", log::Fields()("project", project)("tags", res.tags_deleted)("manifests", res.manifests_deleted));
+  return res;
+}
+
 Result<std::string> Registry::Copy(const std::string& from, const std::string& to) {
   Impl& i = *impl_;
   // REPO:TAG or REPO@DIGEST; the tag's ':' comes after the last '/'.
@@ -120,11 +192,11 @@ Result<std::string> Registry::Copy(const std::string& from, const std::string& t
     return NotFound("destination project \"" + ProjectOf(dst_repo) + "\" does not exist");
   auto m = i.meta->GetManifest(src_repo, src_ref);
   if (!m.ok()) return NotFound("source " + from + " not found");
-  BERTH_RETURN_IF_ERROR(i.meta->CopyManifest(src_repo, m->digest, dst_repo, dst_tag));
+  auto dst_project = i.GetProject(ProjectOf(dst_repo));
+  bool immutable = dst_project.ok() && Impl::TagImmutable(*dst_project, dst_tag);
+  BERTH_RETURN_IF_ERROR(i.meta->CopyManifest(src_repo, m->digest, dst_repo, dst_tag, immutable));
   log::Info("artifact copied", log::Fields()("from", from)("to", to)("digest", m->digest));
-  i.RecordArtifactEvent(dst_repo, "ArtifactPushed",
-                        dst_repo + (dst_tag.empty() ? "@" + m->digest : ":" + dst_tag) + " " + m->digest +
-                            " (copied from " + from + ")");
+  i.RecordArtifactEvent({true, dst_repo, dst_tag, m->digest, "", "", "copied from " + from});
   return m->digest;
 }
 

@@ -33,6 +33,10 @@ struct GcOptions {
   bool dry_run = false;
 };
 
+struct RetentionResult {
+  int64_t tags_deleted = 0, manifests_deleted = 0;
+};
+
 struct GcResult {
   int64_t blobs_deleted = 0, manifests_deleted = 0, uploads_deleted = 0, bytes_freed = 0;
 };
@@ -52,6 +56,9 @@ class Registry {
   static std::vector<std::string> AnonymousPaths();
 
   Result<GcResult> CollectGarbage(const GcOptions& o);
+  // Runs the project's retention rules once (spec.retention): untags what the
+  // rules select and do not keep; manifests left without tags are deleted.
+  Result<RetentionResult> ApplyRetention(const std::string& project);
   // Copies REPO:TAG or REPO@DIGEST to REPO[:TAG]; returns the manifest digest.
   Result<std::string> Copy(const std::string& from, const std::string& to);
 

@@ -286,6 +286,75 @@ for ref in test/app:1 test/app:podman prod/app:1 pub/app:1; do
     "docker://$REG/$ref" "oci:$E2E_TMP/kept:${ref//[:\/]/-}"
 done
 
+log "policies: a project without spec, immutable tags, webhooks, retention"
+HOOK_PORT=$(_free_port)
+python3 - "$HOOK_PORT" "$E2E_TMP/hooks.jsonl" >"$E2E_TMP/hook-server.log" 2>&1 <<'EOF2' &
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b" AUTH=" + self.headers.get("Authorization", "").encode() + b"\n")
+        self.send_response(204)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF2
+BG_PIDS+=($!)
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: pol}
+EOF2
+expect_ok "a project without spec takes pushes" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds admin:admin-token "oci:$OCI:conc1" "docker://$REG/pol/keep:1"
+DEAD_PORT=$(_free_port)
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: pol}
+spec:
+  immutableTags: ["v*"]
+  webhooks:
+  - {url: "http://127.0.0.1:$HOOK_PORT/hook", events: [PUSH_ARTIFACT, DELETE_ARTIFACT], authHeader: "Bearer hook-secret"}
+  - {url: "http://127.0.0.1:$DEAD_PORT/nobody", events: [DELETE_ARTIFACT]}
+EOF2
+expect_ok "push pol/app:v1" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds admin:admin-token \
+  "oci:$OCI:app1" "docker://$REG/pol/app:v1"
+expect_ok "pushing the same content to an immutable tag again is fine" skopeo copy --preserve-digests \
+  --dest-cert-dir "$CERTS" --dest-creds admin:admin-token "oci:$OCI:app1" "docker://$REG/pol/app:v1"
+expect_fail "an immutable tag cannot be moved" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
+  --dest-creds admin:admin-token "oci:$OCI:app2" "docker://$REG/pol/app:v1"
+assert_contains "saying so" "$OUT" "is immutable"
+assert_eq "v1 still names app1" "$APP1" "$(digest_of "$REG/pol/app:v1" admin:admin-token)"
+expect_fail "nor deleted" skopeo delete --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app:v1"
+expect_ok "a mutable tag moves" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds admin:admin-token \
+  "oci:$OCI:app2" "docker://$REG/pol/app:latest"
+check_wait "the webhook receives the push" 20 bash -c "grep '\"v1\"' '$E2E_TMP/hooks.jsonl' 2>/dev/null | grep -q PUSH_ARTIFACT"
+HOOK=$(grep -m1 '"v1"' "$E2E_TMP/hooks.jsonl" | sed 's/ AUTH=.*//')
+assert_eq "with Harbor's payload" "PUSH_ARTIFACT admin pol/app pol app $APP1 v1 private" \
+  "$(jq -r '[.type, .operator, .event_data.repository.repo_full_name, .event_data.repository.namespace, .event_data.repository.name, .event_data.resources[0].digest, .event_data.resources[0].tag, .event_data.repository.repo_type] | join(" ")' <<<"$HOOK")"
+assert_contains "and the configured Authorization header" "$(grep -m1 '"v1"' "$E2E_TMP/hooks.jsonl")" "AUTH=Bearer hook-secret"
+expect_ok "delete pol/app:latest" skopeo delete --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app:latest"
+check_wait "the webhook receives the delete" 20 bash -c "grep -q DELETE_ARTIFACT '$E2E_TMP/hooks.jsonl'"
+check_wait "an unreachable webhook is reported as an event" 40 bash -c \
+  "kubectl get events --field-selector involvedObject.name=pol,reason=WebhookFailed -o jsonpath='{.items[*].message}' | grep -q '$DEAD_PORT'"
+for n in 2 3; do
+  expect_ok "push pol/keep:$n" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds admin:admin-token \
+    "oci:$OCI:conc$n" "docker://$REG/pol/keep:$n"
+done
+expect_ok "push pol/keep:4" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds admin:admin-token \
+  "oci:$OCI:app2" "docker://$REG/pol/keep:4"
+kubectl patch project pol --type merge -p '{"spec":{"retention":{"rules":[{"repositories":"keep","tags":"*","keepLast":2}]}}}' >/dev/null
+GEN=$(kubectl get project pol -o jsonpath='{.metadata.generation}')
+check_wait "retention runs for the new policy" 20 bash -c \
+  "[[ \$(kubectl get project pol -o jsonpath='{.status.retentionGeneration}') == $GEN ]]"
+assert_eq "it removed two tags" 2 "$(kubectl get project pol -o jsonpath='{.status.retentionDeletedTags}')"
+expect_ok "list pol/keep" skopeo list-tags --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/keep"
+assert_eq "the two most recent pushes stay" '["3","4"]' "$(jq -c .Tags <<<"$OUT")"
+expect_ok "list pol/app" skopeo list-tags --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app"
+assert_eq "another repository is not touched" '["v1"]' "$(jq -c .Tags <<<"$OUT")"
+
 log "pods run images from this registry"
 expect_node_ready
 kubectl apply -f - >/dev/null <<EOF2
