@@ -71,7 +71,7 @@ http:
   addr: 127.0.0.1:$DPORT
   tls: {certificate: $W/berth/pki/server.crt, key: $W/berth/pki/server.key}
 EOF2
-docker-registry serve "$W/registry.yml" >"$W/dreg.log" 2>&1 &
+env -u REGISTRY_AUTH_FILE docker-registry serve "$W/registry.yml" >"$W/dreg.log" 2>&1 &
 DPID=$!
 PIDS+=($DPID)
 for _ in $(seq 200); do

@@ -130,6 +130,20 @@ void ValidateCopy(const Json& o, const Json* old, std::vector<Cause>& causes) {
     causes.push_back(api::Immutable("spec"));
 }
 
+void ValidateReplication(const Json& o, const Json*, std::vector<Cause>& causes) {
+  std::string dir = Str(o, {"spec", "direction"});
+  if (dir != "Push" && dir != "Pull") causes.push_back(api::NotSupported("spec.direction", dir, {"Push", "Pull"}));
+  std::string url = Str(o, {"spec", "remote", "url"});
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    causes.push_back(api::InvalidValue("spec.remote.url", url, "must be an https:// or http:// URL"));
+  const Json* repos = At(o, {"spec", "repositories"});
+  if (!repos || !repos->is_array() || repos->empty()) causes.push_back(api::Required("spec.repositories"));
+  if (dir == "Pull" && !IsOciPathComponent(Str(o, {"spec", "destination"})))
+    causes.push_back(api::Required("spec.destination", "a Pull replication names the local project to put images in"));
+  if (Int(o, {"spec", "intervalSeconds"}) < 0)
+    causes.push_back(api::InvalidValue("spec.intervalSeconds", o["spec"]["intervalSeconds"], "must be greater than or equal to 0"));
+}
+
 api::KindInfo Cluster(const std::string& kind, const std::string& resource, const std::string& singular,
                       std::vector<std::string> short_names) {
   auto k = MakeKind({"registry.berth.dev", "v1", kind, resource, singular, false, std::move(short_names), {"berth"},
@@ -177,6 +191,16 @@ void RegisterRegistryV1(api::KindRegistry& reg) {
                   AgeColumn()};
   copy.hooks.validate = ValidateCopy;
   reg.Register(std::move(copy));
+
+  auto repl = Cluster("Replication", "replications", "replication", {"repl"});
+  repl.columns = {StrColumn("Direction", {"spec", "direction"}, 0, "Push or Pull."),
+                  StrColumn("Remote", {"spec", "remote", "url"}, 0, "The other registry."),
+                  StrColumn("Phase", {"status", "phase"}, 0, "Running, Succeeded or Failed."),
+                  IntColumn("Copied", {"status", "copied"}, 0, "Artifacts copied by the last run."),
+                  IntColumn("Skipped", {"status", "skipped"}, 1, "Artifacts already in place."),
+                  AgeColumn()};
+  repl.hooks.validate = ValidateReplication;
+  reg.Register(std::move(repl));
 }
 
 }  // namespace berth::kinds

@@ -235,6 +235,7 @@ std::vector<std::unique_ptr<controllers::Controller>> Registry::NewControllers()
   out.push_back(std::make_unique<ProjectStatusController>(impl_->os, this, impl_.get()));
   out.push_back(std::make_unique<GcController>(impl_->os, this));
   out.push_back(std::make_unique<CopyController>(impl_->os, this));
+  out.push_back(NewReplicationController(impl_->os, impl_.get()));
   return out;
 }
 

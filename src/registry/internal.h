@@ -83,6 +83,9 @@ struct Registry::Impl {
   std::unique_ptr<WebhookSender> webhooks;
 };
 
+// The Replication controller (replication.cpp).
+std::unique_ptr<controllers::Controller> NewReplicationController(api::ObjectStore* os, Registry::Impl* reg);
+
 // The project of a repository name (its first component), or "" if the name
 // has a single component.
 std::string ProjectOf(const std::string& repo);

@@ -355,6 +355,100 @@ assert_eq "the two most recent pushes stay" '["3","4"]' "$(jq -c .Tags <<<"$OUT"
 expect_ok "list pol/app" skopeo list-tags --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app"
 assert_eq "another repository is not touched" '["v1"]' "$(jq -c .Tags <<<"$OUT")"
 
+log "replication with an external registry (Debian's docker-registry) and with Berth itself"
+DREG_PORT=$(_free_port)
+cat >"$E2E_TMP/dreg.yml" <<EOF2
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $E2E_TMP/dreg}}
+http: {addr: 127.0.0.1:$DREG_PORT}
+EOF2
+# docker-registry reads REGISTRY_* variables as configuration; skopeo's is not one.
+env -u REGISTRY_AUTH_FILE docker-registry serve "$E2E_TMP/dreg.yml" >"$E2E_TMP/dreg.log" 2>&1 &
+BG_PIDS+=($!)
+check_wait "docker-registry listens" 20 bash -c "curl -sf http://127.0.0.1:$DREG_PORT/v2/ >/dev/null"
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Replication
+metadata: {name: to-dreg}
+spec:
+  direction: Push
+  remote: {url: "http://127.0.0.1:$DREG_PORT"}
+  repositories: ["test/app"]
+  tags: "1"
+EOF2
+check_wait "a push replication succeeds" 60 bash -c "[[ \$(kubectl get replication to-dreg -o jsonpath='{.status.phase}') == Succeeded ]]"
+assert_eq "it copied one artifact" 1 "$(kubectl get replication to-dreg -o jsonpath='{.status.copied}')"
+assert_eq "docker-registry serves the same digest" "$APP1" \
+  "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://127.0.0.1:$DREG_PORT/test/app:1" 2>&1)"
+kubectl patch replication to-dreg --type merge -p '{"spec":{"tags":"*"}}' >/dev/null
+check_wait "the changed spec runs again" 60 bash -c \
+  "[[ \$(kubectl get replication to-dreg -o jsonpath='{.status.observedGeneration}/{.status.phase}') == 2/Succeeded ]]"
+assert_eq "what is in place is skipped" 1 "$(kubectl get replication to-dreg -o jsonpath='{.status.skipped}')"
+expect_ok "docker-registry lists the tags" skopeo list-tags --tls-verify=false "docker://127.0.0.1:$DREG_PORT/test/app"
+assert_eq "both replicated tags" '["1","podman"]' "$(jq -c '.Tags | sort' <<<"$OUT")"
+expect_ok "push an image to docker-registry" skopeo copy --preserve-digests --dest-tls-verify=false \
+  "oci:$OCI:conc2" "docker://127.0.0.1:$DREG_PORT/upstream/tool:2.0"
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: mirror}
+spec: {members: [{kind: User, name: dev, role: developer}]}
+---
+apiVersion: registry.berth.dev/v1
+kind: Replication
+metadata: {name: from-dreg}
+spec:
+  direction: Pull
+  remote: {url: "http://127.0.0.1:$DREG_PORT"}
+  repositories: ["upstream/tool"]
+  destination: mirror
+EOF2
+check_wait "a pull replication succeeds" 60 bash -c "[[ \$(kubectl get replication from-dreg -o jsonpath='{.status.phase}') == Succeeded ]]"
+assert_eq "the mirrored image has the upstream digest" "$(cat "$E2E_TMP/conc2.digest")" \
+  "$(digest_of "$REG/mirror/upstream/tool:2.0" dev:dev-token)"
+expect_ok "and pulls intact" skopeo copy --src-cert-dir "$CERTS" --src-creds dev:dev-token \
+  "docker://$REG/mirror/upstream/tool:2.0" "oci:$E2E_TMP/mirrored:tool"
+kc create secret generic dev-registry -n default --from-literal=username=dev --from-literal=password=dev-token
+CA_INDENTED=$(sed 's/^/      /' "$DATA/pki/ca.crt")
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Replication
+metadata: {name: to-self}
+spec:
+  direction: Push
+  remote:
+    url: "https://$REG"
+    credentialsSecret: {namespace: default, name: dev-registry}
+    caBundle: |
+$CA_INDENTED
+  repositories: ["test/conc*"]
+  destination: mirror
+EOF2
+check_wait "a push through a token service with credentials and a CA bundle succeeds" 60 bash -c \
+  "[[ \$(kubectl get replication to-self -o jsonpath='{.status.phase}') == Succeeded ]]"
+assert_eq "three repositories' artifacts" 3 "$(kubectl get replication to-self -o jsonpath='{.status.copied}')"
+assert_eq "under the destination prefix" "$(cat "$E2E_TMP/conc3.digest")" "$(digest_of "$REG/mirror/test/conc3:1" dev:dev-token)"
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Replication
+metadata: {name: to-nowhere}
+spec:
+  direction: Push
+  remote: {url: "http://127.0.0.1:$DEAD_PORT"}
+  repositories: ["test/app"]
+EOF2
+check_wait "a replication to an unreachable registry fails" 60 bash -c \
+  "[[ \$(kubectl get replication to-nowhere -o jsonpath='{.status.phase}') == Failed ]]"
+assert_contains "saying why" "$(kubectl get replication to-nowhere -o jsonpath='{.status.message}')" "registry unreachable"
+expect_fail "a Pull without a destination is refused" kubectl apply -f - <<EOF2
+apiVersion: registry.berth.dev/v1
+kind: Replication
+metadata: {name: bad}
+spec: {direction: Pull, remote: {url: "http://127.0.0.1:1"}, repositories: [x/y]}
+EOF2
+assert_contains "naming the field" "$OUT" "spec.destination"
+
 log "pods run images from this registry"
 expect_node_ready
 kubectl apply -f - >/dev/null <<EOF2

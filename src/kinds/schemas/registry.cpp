@@ -104,6 +104,34 @@ ArtifactCopyStatus : The outcome.
   digest string : The copied manifest's digest.
   completionTime Time : When it finished.
   message string : Why it failed.
+
+Replication gvk=registry.berth.dev/v1 list : Mirrors repositories between this registry and an external OCI registry, pushing local artifacts there or pulling remote ones here.
+  metadata ObjectMeta : Standard object metadata.
+  spec ReplicationSpec : What to mirror, which way.
+  status ReplicationStatus : The last run.
+
+ReplicationSpec : What to mirror, which way.
+  direction string req enum=Push|Pull : Push copies local artifacts to the remote registry; Pull copies remote artifacts here.
+  remote RemoteRegistry req : The other registry.
+  repositories []string req atomic : Push: local repositories, as globs ("test/*"); Pull: remote repository names (registries seldom list their catalog).
+  tags string : Glob of the tags to copy (default "*").
+  destination string : Push: a prefix for the remote names (default: the same names); Pull: the local project the remote names are put under (required).
+  intervalSeconds int64 : Also run every this many seconds (default 0: only when the spec changes).
+
+RemoteRegistry : Another OCI registry.
+  url string req : https://host[:port], or http://host[:port] for plain HTTP on a trusted network.
+  caBundle string : PEM CA certificates to trust for it, besides the system roots.
+  credentialsSecret SecretReference : A Secret with the keys username and password.
+
+ReplicationStatus : The last run.
+  phase string : Running, Succeeded or Failed.
+  observedGeneration int64 : The spec generation the last run used.
+  lastRunTime Time : When the last run started.
+  completionTime Time : When it ended.
+  copied int64 : Artifacts (tags) copied.
+  skipped int64 : Artifacts already in place.
+  bytes int64 : Blob bytes transferred.
+  message string : Why it failed.
 )";
 
 }  // namespace berth::kinds::schemas

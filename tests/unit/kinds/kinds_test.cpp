@@ -149,6 +149,7 @@ TEST_F(KindsTest, RegistersDiscoveryData) {
       {"registry.berth.dev", "robotaccounts", "RobotAccount", "robot", false, false},
       {"registry.berth.dev", "garbagecollections", "GarbageCollection", "gc", false, false},
       {"registry.berth.dev", "artifactcopies", "ArtifactCopy", "acopy", false, false},
+      {"registry.berth.dev", "replications", "Replication", "repl", false, false},
   };
   EXPECT_EQ(kinds_.All().size(), want.size());
   for (const auto& w : want) {
