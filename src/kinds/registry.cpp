@@ -112,8 +112,9 @@ void ValidateRobot(const Json& o, const Json*, std::vector<Cause>& causes) {
 }
 
 void ValidateGc(const Json& o, const Json* old, std::vector<Cause>& causes) {
-  if (const Json* k = At(o, {"spec", "keepRecentSeconds"}); k && k->is_number() && k->get<int64_t>() < 0)
-    causes.push_back(api::InvalidValue("spec.keepRecentSeconds", *k, "must be greater than or equal to 0"));
+  for (const char* f : {"keepRecentSeconds", "uploadExpirySeconds"})
+    if (const Json* k = At(o, {"spec", f}); k && k->is_number() && k->get<int64_t>() < 0)
+      causes.push_back(api::InvalidValue(std::string("spec.") + f, *k, "must be greater than or equal to 0"));
   if (old && At(o, {"spec"}) && At(*old, {"spec"}) && *At(o, {"spec"}) != *At(*old, {"spec"}))
     causes.push_back(api::Immutable("spec"));
 }

@@ -171,6 +171,7 @@ class GcController : public controllers::Controller {
     o.delete_untagged = spec.value("deleteUntagged", false);
     o.dry_run = spec.value("dryRun", false);
     o.cutoff_ms = now_ms - spec.value("keepRecentSeconds", int64_t{3600}) * 1000;
+    o.upload_expiry_seconds = spec.value("uploadExpirySeconds", int64_t{-1});
     if (std::string before = spec.value("unreferencedBefore", ""); !before.empty()) {
       if (auto t = ParseRFC3339(before)) o.cutoff_ms = *t * 1000;
     }

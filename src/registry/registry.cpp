@@ -84,7 +84,8 @@ Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {
   }
   // Abandoned uploads: sessions untouched past the expiry, and files with no
   // session row.
-  int64_t upload_cutoff = NowMicros() / 1000 - i.opts.upload_expiry_seconds * 1000;
+  int64_t expiry = o.upload_expiry_seconds >= 0 ? o.upload_expiry_seconds : i.opts.upload_expiry_seconds;
+  int64_t upload_cutoff = NowMicros() / 1000 - expiry * 1000;
   if (auto stale = i.meta->StaleUploads(upload_cutoff); stale.ok()) {
     for (const std::string& id : *stale) {
       auto size = i.blobs->UploadSize(id);

@@ -31,6 +31,7 @@ struct GcOptions {
   bool delete_untagged = false;
   int64_t cutoff_ms = 0;  // keep blobs used at or after this time
   bool dry_run = false;
+  int64_t upload_expiry_seconds = -1;  // -1: Options::upload_expiry_seconds
 };
 
 struct RetentionResult {

@@ -286,6 +286,52 @@ for ref in test/app:1 test/app:podman prod/app:1 pub/app:1; do
     "docker://$REG/$ref" "oci:$E2E_TMP/kept:${ref//[:\/]/-}"
 done
 
+log "bad input: a chunk cut off mid-way, an abandoned upload"
+# Raw HTTP over TLS with the admin client certificate (the policy admits it
+# directly): a PATCH that promises 1000 bytes and sends 500 before closing.
+upload_req() {  # upload_req METHOD PATH [curl args]: headers to $E2E_TMP/uh, body to $E2E_TMP/ub, prints the code
+  local m=$1 p=$2; shift 2
+  kcurl "$p" -X "$m" -D "$E2E_TMP/uh" -o "$E2E_TMP/ub" -w '%{http_code}' "$@"
+}
+uhdr() { tr -d '\r' <"$E2E_TMP/uh" | grep -i "^$1:" | tail -1 | sed 's/^[^:]*: *//'; }
+assert_eq "start an upload" 202 "$(upload_req POST /v2/test/cut/blobs/uploads/)"
+LOC=$(uhdr Location)
+head -c 100 /dev/urandom >"$E2E_TMP/first100"
+assert_eq "a first chunk of 100 bytes" 202 "$(upload_req PATCH "$LOC" -H 'Content-Type: application/octet-stream' \
+  -H 'Content-Range: 0-99' --data-binary @"$E2E_TMP/first100")"
+python3 - "$PORT" "$LOC" "$DATA/pki" <<'EOF2'
+import socket, ssl, sys
+port, loc, pki = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/admin.crt", pki + "/admin.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+s.sendall(f"PATCH {loc} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+          f"Content-Range: 100-1099\r\nContent-Length: 1000\r\n\r\n".encode() + b"x" * 500)
+s.close()
+EOF2
+check_wait "the cut chunk is dropped: the upload has its first 100 bytes again" 20 bash -c \
+  "[[ \$(curl -s --cacert '$DATA/pki/ca.crt' --cert '$DATA/pki/admin.crt' --key '$DATA/pki/admin.key' -D - -o /dev/null \
+     'https://127.0.0.1:$PORT$LOC' | tr -d '\r' | grep -i '^range:' | sed 's/^[^:]*: *//') == 0-99 ]]"
+D100="sha256:$(sha256sum "$E2E_TMP/first100" | cut -d' ' -f1)"
+assert_eq "the upload completes with the first 100 bytes" 201 "$(upload_req PUT "$LOC?digest=$D100")"
+assert_eq "start an upload and abandon it" 202 "$(upload_req POST /v2/test/cut/blobs/uploads/)"
+ABANDONED=$(uhdr Location)
+UUID=${ABANDONED##*/}
+assert_eq "its file exists" yes "$([[ -f $DATA/registry/uploads/$UUID ]] && echo yes || echo no)"
+STARTED=$(date +%s)
+wait_for 5 bash -c "(( \$(date +%s) > $STARTED + 1 ))"
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: GarbageCollection
+metadata: {name: gc-uploads}
+spec: {uploadExpirySeconds: 1}
+EOF2
+check_wait "the collection succeeds" 30 bash -c "[[ \$(kubectl get gc gc-uploads -o jsonpath='{.status.phase}') == Succeeded ]]"
+assert_eq "it removed the abandoned upload" 1 "$(kubectl get gc gc-uploads -o jsonpath='{.status.uploadsDeleted}')"
+assert_eq "whose file is gone" no "$([[ -f $DATA/registry/uploads/$UUID ]] && echo yes || echo no)"
+assert_eq "and whose session is unknown" 404 "$(upload_req GET "$ABANDONED")"
+assert_contains "BLOB_UPLOAD_UNKNOWN" "$(cat "$E2E_TMP/ub")" BLOB_UPLOAD_UNKNOWN
+
 log "policies: a project without spec, immutable tags, webhooks, retention"
 HOOK_PORT=$(_free_port)
 python3 - "$HOOK_PORT" "$E2E_TMP/hooks.jsonl" >"$E2E_TMP/hook-server.log" 2>&1 <<'EOF2' &

@@ -79,6 +79,7 @@ GarbageCollectionSpec : What to collect.
   keepRecentSeconds int64 : Keep blobs uploaded, mounted or checked within this many seconds (default 3600), so that an image being pushed keeps its blobs until its manifest lands.
   unreferencedBefore Time : Overrides keepRecentSeconds: keep what was used at or after this time.
   dryRun boolean : Report what would be freed without removing anything.
+  uploadExpirySeconds int64 : Remove upload sessions nobody wrote to for this many seconds (default 86400).
 
 GarbageCollectionStatus : What was collected.
   phase string : Pending, Running, Succeeded or Failed.
