@@ -102,12 +102,6 @@ class FsBlobStore : public BlobStore {
     return std::unique_ptr<BlobReader>(new FsReader(fd, st.st_size));
   }
 
-  Status Put(const Digest& d, std::string_view data) override {
-    std::string path = BlobPath(d);
-    BERTH_RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/')), 0700));
-    return WriteFileAtomic(path, data, 0600);
-  }
-
   Result<int64_t> Delete(const Digest& d) override {
     std::string path = BlobPath(d);
     struct stat st {};

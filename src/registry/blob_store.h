@@ -43,8 +43,6 @@ class BlobStore {
   // The size of a stored blob; NotFound if there is none.
   virtual Result<int64_t> Stat(const Digest& d) = 0;
   virtual Result<std::unique_ptr<BlobReader>> Open(const Digest& d) = 0;
-  // Stores a small blob (a manifest) given whole; its digest is not checked here.
-  virtual Status Put(const Digest& d, std::string_view data) = 0;
   // Removes a blob; returns the bytes freed (0 if it was not there).
   virtual Result<int64_t> Delete(const Digest& d) = 0;
   struct Entry {

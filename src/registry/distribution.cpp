@@ -567,13 +567,6 @@ void V2Request::PutManifest(const Target& t) {
     Error(400, "DIGEST_INVALID", "the manifest's digest does not match the reference", &detail);
     return;
   }
-  Digest d = *ParseDigest(digest);
-  // The bytes first, then the record: a manifest is never recorded without
-  // its content; a file left by a refused manifest is swept by GC.
-  if (Status s = reg_->blobs->Put(d, *body); !s.ok()) {
-    Error(500, "UNKNOWN", s.message());
-    return;
-  }
   ManifestRecord rec;
   rec.repo = t.name;
   rec.digest = digest;
@@ -583,7 +576,7 @@ void V2Request::PutManifest(const Target& t) {
   rec.subject = parsed->subject;
   rec.annotations = parsed->annotations;
   bool immutable = !by_digest && Registry::Impl::TagImmutable(project, t.ref);
-  Status s = reg_->meta->PutManifest(rec, parsed->refs, by_digest ? "" : t.ref, immutable);
+  Status s = reg_->StoreManifest(rec, parsed->refs, by_digest ? "" : t.ref, immutable, *body);
   if (!s.ok()) {
     if (s.code() == Code::kForbidden) {
       Json detail = {{"tag", t.ref}};

@@ -72,6 +72,13 @@ struct Registry::Impl {
   // Whether the project's immutableTags patterns cover `tag`.
   static bool TagImmutable(const Json& project, const std::string& tag);
 
+  // Records a manifest and stores its bytes as one step: the bytes are made
+  // durable and moved into place inside the metadata transaction, so a
+  // refused manifest leaves nothing behind and a recorded one always has its
+  // bytes. Errors as Metadata::PutManifest.
+  Status StoreManifest(const ManifestRecord& rec, const ManifestRefs& refs, const std::string& tag, bool immutable,
+                       std::string_view bytes);
+
   // distribution.cpp
   void ServeV2(net::Request& r, net::ResponseWriter& w);
   // A push or delete: a core/v1 Event on the project and the project's webhooks.

@@ -223,9 +223,12 @@ Status Metadata::PutManifestLocked(const ManifestRecord& m, const ManifestRefs& 
 }
 
 Status Metadata::PutManifest(const ManifestRecord& m, const ManifestRefs& refs, const std::string& tag,
-                             bool tag_immutable) {
+                             bool tag_immutable, const std::function<Status()>& before_commit) {
   std::lock_guard<std::mutex> lock(mu_);
-  return Tx([&] { return PutManifestLocked(m, refs, tag, tag_immutable); });
+  return Tx([&]() -> Status {
+    BERTH_RETURN_IF_ERROR(PutManifestLocked(m, refs, tag, tag_immutable));
+    return before_commit ? before_commit() : Status::Ok();
+  });
 }
 
 Result<ManifestRecord> Metadata::GetManifest(const std::string& repo, const std::string& reference) {

@@ -69,8 +69,10 @@ class Metadata {
   // bytes must already be in the blob store under its digest.
   // With `tag_immutable`, a tag that already names another manifest stays
   // and the call fails with Forbidden (checked in the same transaction).
+  // `before_commit`, if given, runs inside the transaction once every check
+  // has passed (it stores the manifest's bytes); its failure rolls back.
   Status PutManifest(const ManifestRecord& m, const ManifestRefs& refs, const std::string& tag,
-                     bool tag_immutable = false);
+                     bool tag_immutable = false, const std::function<Status()>& before_commit = nullptr);
   // By tag or by digest.
   Result<ManifestRecord> GetManifest(const std::string& repo, const std::string& reference);
   Status DeleteTag(const std::string& repo, const std::string& tag);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "registry/internal.h"
@@ -51,6 +52,29 @@ void Registry::Mount(net::Router& router) {
   router.HandleStreaming("/v2/*", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
   router.Handle("/v2", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
   router.Handle("/service/token", [i](net::Request& r, net::ResponseWriter& w) { i->ServeToken(r, w); });
+}
+
+Status Registry::Impl::StoreManifest(const ManifestRecord& rec, const ManifestRefs& refs, const std::string& tag,
+                                     bool immutable, std::string_view bytes) {
+  BERTH_ASSIGN_OR_RETURN(Digest d, ParseDigest(rec.digest));
+  // Staged as an upload session (its row first, as garbage collection expects).
+  std::string id = NewUUID();
+  BERTH_RETURN_IF_ERROR(meta->CreateUpload(id, rec.repo));
+  Status st = blobs->CreateUpload(id);
+  if (st.ok()) {
+    auto w = blobs->AppendUpload(id);
+    st = w.ok() ? (*w)->Append(bytes) : w.status();
+    if (st.ok()) st = (*w)->Flush().status();
+  }
+  if (st.ok()) {
+    st = meta->PutManifest(rec, refs, tag, immutable, [&]() -> Status {
+      if (blobs->Stat(d).ok()) return Status::Ok();  // the same bytes are stored already
+      return blobs->CommitUpload(id, d);
+    });
+  }
+  (void)blobs->DeleteUpload(id);
+  (void)meta->DeleteUpload(id);
+  return st;
 }
 
 Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {

@@ -97,8 +97,6 @@ class Replicator {
     BERTH_ASSIGN_OR_RETURN(ParsedManifest p, ParseManifest(res.body, res.Header("Content-Type")));
     for (const std::string& child : p.refs.manifests) BERTH_RETURN_IF_ERROR(PullManifest(from, to, child, "", nullptr));
     for (const auto& [blob, size] : p.refs.blobs) BERTH_RETURN_IF_ERROR(PullBlob(from, to, blob, scope));
-    BERTH_ASSIGN_OR_RETURN(Digest d, ParseDigest(digest));
-    BERTH_RETURN_IF_ERROR(reg_->blobs->Put(d, res.body));
     ManifestRecord rec;
     rec.repo = to;
     rec.digest = digest;
@@ -107,7 +105,7 @@ class Replicator {
     rec.artifact_type = p.artifact_type;
     rec.subject = p.subject;
     rec.annotations = p.annotations;
-    BERTH_RETURN_IF_ERROR(reg_->meta->PutManifest(rec, p.refs, tag));
+    BERTH_RETURN_IF_ERROR(reg_->StoreManifest(rec, p.refs, tag, false, res.body));
     if (digest_out != nullptr) *digest_out = digest;
     return Status::Ok();
   }

@@ -314,6 +314,12 @@ check_wait "the cut chunk is dropped: the upload has its first 100 bytes again" 
      'https://127.0.0.1:$PORT$LOC' | tr -d '\r' | grep -i '^range:' | sed 's/^[^:]*: *//') == 0-99 ]]"
 D100="sha256:$(sha256sum "$E2E_TMP/first100" | cut -d' ' -f1)"
 assert_eq "the upload completes with the first 100 bytes" 201 "$(upload_req PUT "$LOC?digest=$D100")"
+FILES_BEFORE=$(find "$DATA/registry" -type f | wc -l)
+MISSING='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[]}'
+assert_eq "a manifest naming a missing blob is refused" 400 "$(upload_req PUT /v2/test/cut/manifests/broken \
+  -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "$MISSING")"
+assert_contains "MANIFEST_BLOB_UNKNOWN" "$(cat "$E2E_TMP/ub")" MANIFEST_BLOB_UNKNOWN
+assert_eq "and leaves no file behind" "$FILES_BEFORE" "$(find "$DATA/registry" -type f | wc -l)"
 assert_eq "start an upload and abandon it" 202 "$(upload_req POST /v2/test/cut/blobs/uploads/)"
 ABANDONED=$(uhdr Location)
 UUID=${ABANDONED##*/}
