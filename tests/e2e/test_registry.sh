@@ -151,6 +151,11 @@ assert_match "the podman push is served" "$PODMAN_DIGEST" '^sha256:[0-9a-f]{64}$
 sk inspect --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app:podman"
 assert_eq "with the same layers as the skopeo push" "$(skopeo inspect --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/app:1" | jq -c .Layers)" \
   "$(jq -c .Layers <<<"$OUT")"
+expect_fail "podman login with a wrong password fails" "${PODMAN[@]}" login --cert-dir "$CERTS" -u dev -p wrong "$REG"
+assert_contains "as invalid credentials" "$OUT" "invalid username/password"
+expect_ok "podman login as the developer" "${PODMAN[@]}" login --cert-dir "$CERTS" -u dev -p dev-token "$REG"
+expect_ok "podman push with the stored login" "${PODMAN[@]}" push -q --cert-dir "$CERTS" "$REG/test/app:podman"
+expect_ok "podman logout" "${PODMAN[@]}" logout "$REG"
 expect_fail "podman push as a guest is refused" "${PODMAN[@]}" push -q --cert-dir "$CERTS" --creds qa:qa-token \
   "$REG/test/app:podman"
 
