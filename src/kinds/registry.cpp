@@ -15,6 +15,7 @@ namespace berth::kinds {
 namespace {
 
 constexpr const char* kPackage = "dev.berth.registry.v1";
+constexpr const char* kRepositoriesFinalizer = "registry.berth.dev/repositories";
 
 void ValidateProjectPolicies(const Json& spec, std::vector<Cause>& causes) {
   if (const Json* tags = At(spec, {"immutableTags"}); tags && tags->is_array()) {
@@ -165,6 +166,16 @@ void RegisterRegistryV1(api::KindRegistry& reg) {
       Column("Limit", [](const Json& o) { return Json(Str(o, {"spec", "storageLimit"}, "<none>")); }),
       AgeColumn()};
   project.hooks.validate = ValidateProject;
+  // The registry removes a deleted project's repositories before the object
+  // goes (the finalizer is the registry's to remove).
+  project.hooks.prepare_create = [](Json& o) {
+    Json& fin = Obj(o, {"metadata"})["finalizers"];
+    if (!fin.is_array()) fin = Json::array();
+    bool present = false;
+    for (const Json& f : fin) present = present || f == kRepositoriesFinalizer;
+    if (!present) fin.push_back(kRepositoriesFinalizer);
+    return Status::Ok();
+  };
   reg.Register(std::move(project));
 
   auto robot = Cluster("RobotAccount", "robotaccounts", "robotaccount", {"robot"});

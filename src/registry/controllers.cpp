@@ -106,6 +106,7 @@ class ProjectStatusController : public controllers::Controller {
   Status Reconcile(const std::string& name) override {
     auto proj = os_->Get(*reg_->project_kind, "", name);
     if (!proj.ok()) return proj.status();
+    if (!(*proj)["metadata"].value("deletionTimestamp", "").empty()) return Finalize(name);
     BERTH_ASSIGN_OR_RETURN(int64_t used, reg_->meta->ProjectUsage(name));
     BERTH_ASSIGN_OR_RETURN(int64_t repos, reg_->meta->ProjectRepositoryCount(name));
     Json old = proj->value("status", Json::object());
@@ -136,6 +137,23 @@ class ProjectStatusController : public controllers::Controller {
   }
 
  private:
+  // A deleted project: forget its repositories, then release the object.
+  Status Finalize(const std::string& name) {
+    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> repos, reg_->meta->ProjectRepositories(name));
+    for (const std::string& repo : repos) BERTH_RETURN_IF_ERROR(reg_->meta->DeleteRepository(repo));
+    if (!repos.empty()) log::Info("project deleted", log::Fields()("project", name)("repositories", repos.size()));
+    auto r = os_->Mutate(*reg_->project_kind, "", name, [](Json& o) {
+      Json& fin = o["metadata"]["finalizers"];
+      if (!fin.is_array()) return Status::Ok();
+      Json keep = Json::array();
+      for (const Json& f : fin)
+        if (f != "registry.berth.dev/repositories") keep.push_back(f);
+      fin = keep;
+      return Status::Ok();
+    });
+    return r.ok() || r.status().code() == Code::kNotFound ? Status::Ok() : r.status();
+  }
+
   // Status without the conditions' times, to compare.
   static Json Strip(Json s) {
     if (s.contains("conditions"))

@@ -313,10 +313,20 @@ Result<std::vector<std::string>> Metadata::Repositories(const std::string& last,
   return TextRows(s);
 }
 
+Status Metadata::DeleteRepository(const std::string& repo) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Tx([&]() -> Status {
+    for (const char* sql : {"DELETE FROM manifests WHERE repo = ?1", "DELETE FROM refs WHERE repo = ?1",
+                            "DELETE FROM tags WHERE repo = ?1", "DELETE FROM links WHERE repo = ?1"})
+      BERTH_RETURN_IF_ERROR(RunText(*db_, sql, {repo}));
+    return Status::Ok();
+  });
+}
+
 Result<std::vector<std::string>> Metadata::ProjectRepositories(const std::string& project) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [lo, hi] = ProjectRange(project);
-  BERTH_ASSIGN_OR_RETURN(Stmt * s, db_->Prepare("SELECT DISTINCT repo FROM manifests WHERE repo >= ?1 AND repo < ?2 ORDER BY repo"));
+  BERTH_ASSIGN_OR_RETURN(Stmt * s, db_->Prepare("SELECT DISTINCT repo FROM links WHERE repo >= ?1 AND repo < ?2 ORDER BY repo"));
   StmtScope scope(s);
   s->BindText(1, lo).BindText(2, hi);
   return TextRows(s);

@@ -93,7 +93,10 @@ class Metadata {
   // No blob bytes move.
   Status CopyManifest(const std::string& from, const std::string& digest, const std::string& to,
                       const std::string& tag, bool tag_immutable = false);
-  // The repositories of a project (with at least one manifest).
+  // Forgets a repository: its manifests, tags, references and blob links (the
+  // blobs themselves go at the next garbage collection).
+  Status DeleteRepository(const std::string& repo);
+  // The repositories of a project (that link at least one blob).
   Result<std::vector<std::string>> ProjectRepositories(const std::string& project);
 
   // Upload sessions.

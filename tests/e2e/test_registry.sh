@@ -412,6 +412,26 @@ assert_eq "the two most recent pushes stay" '["3","4"]' "$(jq -c .Tags <<<"$OUT"
 expect_ok "list pol/app" skopeo list-tags --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app"
 assert_eq "another repository is not touched" '["v1"]' "$(jq -c .Tags <<<"$OUT")"
 
+log "deleting a project removes its repositories"
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: tmp}
+EOF2
+assert_eq "a new project carries the registry's finalizer" "registry.berth.dev/repositories" \
+  "$(kubectl get project tmp -o jsonpath='{.metadata.finalizers[0]}')"
+expect_ok "push tmp/app:1" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds admin:admin-token \
+  "oci:$OCI:app2" "docker://$REG/tmp/app:1"
+expect_ok "kubectl delete project tmp" kubectl delete project tmp --timeout=30s
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: Project
+metadata: {name: tmp}
+EOF2
+expect_fail "a project of the same name starts empty" skopeo list-tags --cert-dir "$CERTS" --creds admin:admin-token \
+  "docker://$REG/tmp/app"
+assert_contains "the repository is unknown" "$OUT" "404"
+
 log "replication with an external registry (Debian's docker-registry) and with Berth itself"
 DREG_PORT=$(_free_port)
 cat >"$E2E_TMP/dreg.yml" <<EOF2
