@@ -11,7 +11,6 @@
 #include "core/time.h"
 #include "registry/internal.h"
 #include "registry/manifest.h"
-#include "core/quantity.h"
 
 namespace berth::registry {
 namespace {
@@ -698,22 +697,10 @@ void V2Request::DeleteBlob(const Target& t) {
 }
 
 bool V2Request::CheckQuota(const std::string& repo, int64_t adding) {
-  auto proj = reg_->GetProject(ProjectOf(repo));
-  if (!proj.ok()) return true;
-  Json limit_json = proj->value("spec", Json::object()).value("storageLimit", Json());
-  std::string limit = limit_json.is_string() ? limit_json.get<std::string>()
-                      : limit_json.is_number() ? limit_json.dump()
-                                               : "";
-  if (limit.empty()) return true;
-  auto q = Quantity::Parse(limit);
-  if (!q.ok()) return true;
-  auto used = reg_->meta->ProjectUsage(ProjectOf(repo));
-  if (!used.ok() || *used + adding <= q->Value()) return true;
-  Json detail = {{"project", ProjectOf(repo)}, {"limit", q->Value()}, {"used", *used}, {"adding", adding}};
-  Error(403, "DENIED",
-        "quota exceeded: adding " + std::to_string(adding) + " bytes to project " + ProjectOf(repo) + " (using " +
-            std::to_string(*used) + " of " + std::to_string(q->Value()) + ")",
-        &detail);
+  Status st = reg_->QuotaAllows(ProjectOf(repo), adding);
+  if (st.ok()) return true;
+  Json detail = {{"project", ProjectOf(repo)}, {"adding", adding}};
+  Error(403, "DENIED", st.message(), &detail);
   return false;
 }
 

@@ -67,6 +67,9 @@ struct Registry::Impl {
   // The grants of a registry token; Unauthorized if it is not a valid one.
   // `subject` (optional) receives the user the token was issued to.
   Result<std::vector<Grant>> VerifyToken(const std::string& token, std::string* subject = nullptr);
+  // Forbidden "quota exceeded: ..." if adding `bytes` to the project would
+  // pass its spec.storageLimit.
+  Status QuotaAllows(const std::string& project, int64_t bytes);
   // The project object, or NotFound.
   Result<Json> GetProject(const std::string& name);
   // Whether the project's immutableTags patterns cover `tag`.

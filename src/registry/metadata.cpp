@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <set>
+
 #include "core/time.h"
 #include "store/sqlite/sqlite_db.h"
 
@@ -424,6 +426,41 @@ Result<std::vector<std::string>> Metadata::StaleUploads(int64_t cutoff_ms) {
   StmtScope scope(s);
   s->Bind(1, cutoff_ms);
   return TextRows(s);
+}
+
+Result<int64_t> Metadata::BytesNewToProject(const std::string& repo, const std::string& digest,
+                                            const std::string& project) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Every blob of the manifest tree, the manifests' own bytes included.
+  std::set<std::string> blobs, seen;
+  std::vector<std::string> todo = {digest};
+  while (!todo.empty()) {
+    std::string d = todo.back();
+    todo.pop_back();
+    if (!seen.insert(d).second) continue;
+    blobs.insert(d);
+    BERTH_ASSIGN_OR_RETURN(Stmt * s, db_->Prepare("SELECT ref, is_manifest FROM refs WHERE repo = ?1 AND manifest = ?2"));
+    StmtScope scope(s);
+    s->BindText(1, repo).BindText(2, d);
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      if (s->Int(1) != 0) todo.push_back(Text(*s, 0));
+      else blobs.insert(Text(*s, 0));
+    }
+  }
+  auto [lo, hi] = ProjectRange(project);
+  int64_t total = 0;
+  BERTH_ASSIGN_OR_RETURN(Stmt * s, db_->Prepare(
+      "SELECT b.size FROM blobs b WHERE b.digest = ?1 AND NOT EXISTS "
+      "(SELECT 1 FROM links l WHERE l.digest = ?1 AND l.repo >= ?2 AND l.repo < ?3)"));
+  for (const std::string& b : blobs) {
+    StmtScope scope(s);
+    s->BindText(1, b).BindText(2, lo).BindText(3, hi);
+    BERTH_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) total += s->Int(0);
+  }
+  return total;
 }
 
 Result<int64_t> Metadata::ProjectUsage(const std::string& project) {

@@ -108,6 +108,9 @@ class Metadata {
   Result<std::vector<std::string>> StaleUploads(int64_t cutoff_ms);
   Status TouchUpload(const std::string& id);
 
+  // Bytes of the blobs a copy of repo's manifest `digest` (and, for an index,
+  // its manifests) would add to `project`: those none of its repositories links.
+  Result<int64_t> BytesNewToProject(const std::string& repo, const std::string& digest, const std::string& project);
   // Bytes of the distinct blobs linked by the project's repositories.
   Result<int64_t> ProjectUsage(const std::string& project);
   Result<int64_t> ProjectRepositoryCount(const std::string& project);

@@ -10,6 +10,7 @@
 
 #include "core/file.h"
 #include "core/ids.h"
+#include "core/quantity.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "registry/internal.h"
@@ -52,6 +53,22 @@ void Registry::Mount(net::Router& router) {
   router.HandleStreaming("/v2/*", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
   router.Handle("/v2", [i](net::Request& r, net::ResponseWriter& w) { i->ServeV2(r, w); });
   router.Handle("/service/token", [i](net::Request& r, net::ResponseWriter& w) { i->ServeToken(r, w); });
+}
+
+Status Registry::Impl::QuotaAllows(const std::string& project, int64_t bytes) {
+  auto proj = GetProject(project);
+  if (!proj.ok() || bytes <= 0) return Status::Ok();
+  Json limit_json = proj->value("spec", Json::object()).value("storageLimit", Json());
+  std::string limit = limit_json.is_string() ? limit_json.get<std::string>()
+                      : limit_json.is_number() ? limit_json.dump()
+                                               : "";
+  if (limit.empty()) return Status::Ok();
+  auto q = Quantity::Parse(limit);
+  if (!q.ok()) return Status::Ok();
+  auto used = meta->ProjectUsage(project);
+  if (!used.ok() || *used + bytes <= q->Value()) return Status::Ok();
+  return Status(Code::kForbidden, "quota exceeded: adding " + std::to_string(bytes) + " bytes to project " + project +
+                                      " (using " + std::to_string(*used) + " of " + std::to_string(q->Value()) + ")");
 }
 
 Status Registry::Impl::StoreManifest(const ManifestRecord& rec, const ManifestRefs& refs, const std::string& tag,
@@ -217,6 +234,8 @@ Result<std::string> Registry::Copy(const std::string& from, const std::string& t
     return NotFound("destination project \"" + ProjectOf(dst_repo) + "\" does not exist");
   auto m = i.meta->GetManifest(src_repo, src_ref);
   if (!m.ok()) return NotFound("source " + from + " not found");
+  BERTH_ASSIGN_OR_RETURN(int64_t adding, i.meta->BytesNewToProject(src_repo, m->digest, ProjectOf(dst_repo)));
+  BERTH_RETURN_IF_ERROR(i.QuotaAllows(ProjectOf(dst_repo), adding));
   auto dst_project = i.GetProject(ProjectOf(dst_repo));
   bool immutable = dst_project.ok() && Impl::TagImmutable(*dst_project, dst_tag);
   BERTH_RETURN_IF_ERROR(i.meta->CopyManifest(src_repo, m->digest, dst_repo, dst_tag, immutable));

@@ -96,7 +96,7 @@ class Replicator {
       return Invalid("manifest " + from + "@" + reference + " from the remote registry hashes to " + digest);
     BERTH_ASSIGN_OR_RETURN(ParsedManifest p, ParseManifest(res.body, res.Header("Content-Type")));
     for (const std::string& child : p.refs.manifests) BERTH_RETURN_IF_ERROR(PullManifest(from, to, child, "", nullptr));
-    for (const auto& [blob, size] : p.refs.blobs) BERTH_RETURN_IF_ERROR(PullBlob(from, to, blob, scope));
+    for (const auto& [blob, size] : p.refs.blobs) BERTH_RETURN_IF_ERROR(PullBlob(from, to, blob, size, scope));
     ManifestRecord rec;
     rec.repo = to;
     rec.digest = digest;
@@ -130,8 +130,10 @@ class Replicator {
     return Status::Ok();
   }
 
-  Status PullBlob(const std::string& from, const std::string& to, const std::string& blob, const std::string& scope) {
+  Status PullBlob(const std::string& from, const std::string& to, const std::string& blob, int64_t declared,
+                  const std::string& scope) {
     if (reg_->meta->LinkedBlobSize(to, blob, true).ok()) return Status::Ok();
+    BERTH_RETURN_IF_ERROR(reg_->QuotaAllows(ProjectOf(to), declared));
     BERTH_ASSIGN_OR_RETURN(Digest d, ParseDigest(blob));
     if (auto size = reg_->blobs->Stat(d); size.ok() && reg_->meta->KnowsBlob(blob)) {
       return reg_->meta->RecordBlob(to, blob, *size);  // the bytes are here already

@@ -227,6 +227,16 @@ EOF2
 check_wait "a copy of a missing tag fails" 20 bash -c "[[ \$(kubectl get artifactcopy promote-missing -o jsonpath='{.status.phase}') == Failed ]]"
 assert_contains "saying what is missing" "$(kubectl get artifactcopy promote-missing -o jsonpath='{.status.message}')" "test/app:nope not found"
 
+kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: registry.berth.dev/v1
+kind: ArtifactCopy
+metadata: {name: over-quota}
+spec: {from: "test/app:1", to: "tiny/app"}
+EOF2
+check_wait "a copy over the destination's quota fails" 20 bash -c \
+  "[[ \$(kubectl get artifactcopy over-quota -o jsonpath='{.status.phase}') == Failed ]]"
+assert_contains "quota exceeded" "$(kubectl get artifactcopy over-quota -o jsonpath='{.status.message}')" "quota exceeded"
+
 log "events"
 check_wait "pushes are recorded as events on the project" 20 bash -c \
   "kubectl get events --field-selector involvedObject.kind=Project,involvedObject.name=test,reason=ArtifactPushed -o name | grep -q ."
