@@ -217,9 +217,11 @@ class V2Request {
   bool ProjectExists(const std::string& repo, Json* project = nullptr);
   // Streams the request body onto upload `id` (offset `start`); on a broken
   // body the upload is cut back to `start` and an error returned.
-  Status AppendBody(const std::string& id, int64_t start);
+  // The caller holds session.mu, so chunks of one upload never interleave.
+  Status AppendBody(const std::string& id, int64_t start, UploadSession& session);
   // Verifies the completed upload against `digest` and turns it into a blob.
-  void FinishUpload(const std::string& repo, const std::string& id, const std::string& digest);
+  void FinishUpload(const std::string& repo, const std::string& id, const std::string& digest,
+                    UploadSession& session);
   bool CheckQuota(const std::string& repo, int64_t adding);
   std::shared_ptr<UploadSession> Session(const std::string& id);
   // The live upload session t names (in t's repository) and its size;
@@ -711,10 +713,9 @@ std::shared_ptr<UploadSession> V2Request::Session(const std::string& id) {
   return s;
 }
 
-Status V2Request::AppendBody(const std::string& id, int64_t start) {
+Status V2Request::AppendBody(const std::string& id, int64_t start, UploadSession& s) {
   if (r_.body_reader == nullptr) return Status::Ok();
-  auto session = Session(id);
-  std::lock_guard<std::mutex> lock(session->mu);
+  UploadSession* session = &s;
   if (!session->sha256 || session->hashed != start) {
     // The running hash covers the file only if it saw every byte of it.
     session->sha256 = start == 0 ? std::make_unique<Hasher>("sha256") : nullptr;
@@ -785,13 +786,15 @@ void V2Request::StartUpload(const Target& t) {
   }
   std::string digest = r_.Query("digest");
   if (!digest.empty()) {  // a whole blob in one POST
-    if (Status s = AppendBody(id, 0); !s.ok()) {
+    auto session = Session(id);
+    std::lock_guard<std::mutex> hold(session->mu);
+    if (Status s = AppendBody(id, 0, *session); !s.ok()) {
       (void)reg_->blobs->DeleteUpload(id);
       (void)reg_->meta->DeleteUpload(id);
       Error(400, "BLOB_UPLOAD_INVALID", s.message());
       return;
     }
-    FinishUpload(t.name, id, digest);
+    FinishUpload(t.name, id, digest, *session);
     return;
   }
   w_.Reply(202, ApiHeaders({{"Location", UploadLocation(t.name, id)},
@@ -810,6 +813,9 @@ void V2Request::UploadStatus(const Target& t) {
 void V2Request::PatchUpload(const Target& t) {
   int64_t size = 0;
   if (!FindUpload(t, &size)) return;
+  auto session = Session(t.ref);
+  std::lock_guard<std::mutex> hold(session->mu);
+  if (!FindUpload(t, &size)) return;  // again, now that no other chunk is being written
   std::string cr = r_.Header("Content-Range");
   if (!cr.empty()) {
     // "start-end" (the spec's form; "bytes " prefixes are tolerated).
@@ -836,7 +842,7 @@ void V2Request::PatchUpload(const Target& t) {
       return;
     }
   }
-  if (Status s = AppendBody(t.ref, size); !s.ok()) {
+  if (Status s = AppendBody(t.ref, size, *session); !s.ok()) {
     Error(400, "BLOB_UPLOAD_INVALID", s.message());
     return;
   }
@@ -847,22 +853,26 @@ void V2Request::PatchUpload(const Target& t) {
 void V2Request::PutUpload(const Target& t) {
   int64_t size = 0;
   if (!FindUpload(t, &size)) return;
+  auto session = Session(t.ref);
+  std::lock_guard<std::mutex> hold(session->mu);
+  if (!FindUpload(t, &size)) return;
   std::string digest = r_.Query("digest");
   if (digest.empty()) {
     Error(400, "DIGEST_INVALID", "the digest query parameter is required to complete an upload");
     return;
   }
-  if (Status s = AppendBody(t.ref, size); !s.ok()) {
+  if (Status s = AppendBody(t.ref, size, *session); !s.ok()) {
     // A truncated final chunk: nothing of this upload is kept.
     (void)reg_->blobs->DeleteUpload(t.ref);
     (void)reg_->meta->DeleteUpload(t.ref);
     Error(400, "BLOB_UPLOAD_INVALID", s.message());
     return;
   }
-  FinishUpload(t.name, t.ref, digest);
+  FinishUpload(t.name, t.ref, digest, *session);
 }
 
-void V2Request::FinishUpload(const std::string& repo, const std::string& id, const std::string& digest) {
+void V2Request::FinishUpload(const std::string& repo, const std::string& id, const std::string& digest,
+                             UploadSession& session) {
   auto drop = [&] {
     (void)reg_->blobs->DeleteUpload(id);
     (void)reg_->meta->DeleteUpload(id);
@@ -878,16 +888,12 @@ void V2Request::FinishUpload(const std::string& repo, const std::string& id, con
   }
   auto size = reg_->blobs->UploadSize(id);
   std::string actual;
-  {
-    auto session = Session(id);
-    std::lock_guard<std::mutex> lock(session->mu);
-    if (d->algorithm == "sha256" && session->sha256 && size.ok() && session->hashed == *size) {
-      actual = session->sha256->Finish();
-      session->sha256.reset();
-    } else {
-      auto h = reg_->blobs->HashUpload(id, d->algorithm);
-      actual = h.ok() ? *h : "";
-    }
+  if (d->algorithm == "sha256" && session.sha256 && size.ok() && session.hashed == *size) {
+    actual = session.sha256->Finish();
+    session.sha256.reset();
+  } else {
+    auto h = reg_->blobs->HashUpload(id, d->algorithm);
+    actual = h.ok() ? *h : "";
   }
   if (!size.ok() || actual != d->hex) {
     drop();

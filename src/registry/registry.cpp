@@ -133,6 +133,8 @@ Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {
       if (i.blobs->DeleteUpload(id).ok() && size.ok()) res.bytes_freed += *size;
       (void)i.meta->DeleteUpload(id);
       ++res.uploads_deleted;
+      std::lock_guard<std::mutex> lock(i.sessions_mu);
+      i.sessions.erase(id);
     }
   }
   if (auto files = i.blobs->ListUploads(); files.ok()) {
