@@ -723,8 +723,10 @@ Status V2Request::AppendBody(const std::string& id, int64_t start, UploadSession
   }
   BERTH_ASSIGN_OR_RETURN(auto writer, reg_->blobs->AppendUpload(id));
   std::string buf(kChunk, '\0');
-  int64_t written = 0;
+  int64_t written = 0, touched = 0;
   Status err;
+  // A session being written to is not abandoned, however long one chunk takes.
+  (void)reg_->meta->TouchUpload(id);
   for (;;) {
     auto n = r_.body_reader->Read(buf.data(), buf.size());
     if (!n.ok()) {
@@ -739,6 +741,10 @@ Status V2Request::AppendBody(const std::string& id, int64_t start, UploadSession
     }
     if (session->sha256) session->sha256->Update(chunk);
     written += static_cast<int64_t>(*n);
+    if (written - touched >= (int64_t{32} << 20)) {
+      (void)reg_->meta->TouchUpload(id);
+      touched = written;
+    }
   }
   if (!err.ok()) {
     (void)reg_->blobs->TruncateUpload(id, start);

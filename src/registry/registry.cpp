@@ -115,7 +115,10 @@ Result<GcResult> Registry::CollectGarbage(const GcOptions& o) {
   // a moment ago may be about to be recorded.
   if (auto files = i.blobs->List(); files.ok()) {
     for (const auto& e : *files) {
-      if (e.modified_ms >= o.cutoff_ms || i.meta->KnowsBlob(e.digest.str())) continue;
+      // Whatever the cutoff, a file younger than ten minutes may be an upload
+      // between its rename and its record.
+      int64_t orphan_cutoff = std::min(o.cutoff_ms, NowMicros() / 1000 - 600 * 1000);
+      if (e.modified_ms >= orphan_cutoff || i.meta->KnowsBlob(e.digest.str())) continue;
       auto freed = i.blobs->Delete(e.digest);
       if (freed.ok() && *freed > 0) {
         res.bytes_freed += *freed;
