@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The registry with real clients: skopeo and podman push and pull against a
+# The registry with real clients: skopeo, podman and buildah push and pull against a
 # running `berth server` with digests compared end to end; Harbor's model
 # (projects with members and roles, public projects, robot accounts, quotas);
 # promotion by ArtifactCopy without moving bytes; push/delete events; garbage
@@ -159,6 +159,23 @@ expect_ok "podman logout" "${PODMAN[@]}" logout "$REG"
 expect_fail "podman push as a guest is refused" "${PODMAN[@]}" push -q --cert-dir "$CERTS" --creds qa:qa-token \
   "$REG/test/app:podman"
 
+log "buildah: build, push, pull"
+BUILDAH=(buildah --root "$E2E_TMP/buildah/root" --runroot "$E2E_TMP/buildah/run" --storage-driver vfs)
+mkdir -p "$E2E_TMP/built/etc"
+echo "built by buildah" >"$E2E_TMP/built/etc/motd"
+CTR=$("${BUILDAH[@]}" from scratch 2>/dev/null)
+assert_ne "buildah from scratch" "" "$CTR"
+expect_ok "buildah copy" "${BUILDAH[@]}" copy "$CTR" "$E2E_TMP/built/etc" /etc
+expect_ok "buildah commit" "${BUILDAH[@]}" commit -q "$CTR" built:1
+expect_ok "buildah push as the developer" "${BUILDAH[@]}" push --cert-dir "$CERTS" --creds dev:dev-token \
+  --digestfile "$E2E_TMP/built.digest" built:1 "docker://$REG/test/built:1"
+assert_eq "the registry serves the digest buildah pushed" "$(cat "$E2E_TMP/built.digest")" \
+  "$(digest_of "$REG/test/built:1" qa:qa-token)"
+expect_ok "buildah rmi" "${BUILDAH[@]}" rmi -a -f
+expect_ok "buildah pull as the guest" "${BUILDAH[@]}" pull -q --cert-dir "$CERTS" --creds qa:qa-token "docker://$REG/test/built:1"
+expect_ok "buildah images" "${BUILDAH[@]}" images --format '{{.Name}}:{{.Tag}}'
+assert_contains "the pulled image is there" "$OUT" "$REG/test/built:1"
+
 log "robot accounts"
 kubectl apply -f - >/dev/null <<'EOF2'
 apiVersion: registry.berth.dev/v1
@@ -247,8 +264,8 @@ expect_ok "skopeo delete test/app:2 as a project admin" skopeo delete --cert-dir
   "docker://$REG/test/app:2"
 check_wait "the delete is an event" 20 bash -c \
   "kubectl get events --field-selector involvedObject.name=test,reason=ArtifactDeleted -o name | grep -q ."
-check_wait "project status counts repositories and bytes" 30 bash -c \
-  "[[ \$(kubectl get project test -o jsonpath='{.status.repositoryCount}') == 2 ]] && (( \$(kubectl get project test -o jsonpath='{.status.usedBytes}') > 4000000 ))"
+check_wait "project status counts its three repositories (app, built, robot) and their bytes" 30 bash -c \
+  "[[ \$(kubectl get project test -o jsonpath='{.status.repositoryCount}') == 3 ]] && (( \$(kubectl get project test -o jsonpath='{.status.usedBytes}') > 4000000 ))"
 
 log "garbage collection while pushes run"
 # app2's random layer is referenced by nothing now (test/app:2 was deleted;
