@@ -553,6 +553,25 @@ spec: {direction: Pull, remote: {url: "http://127.0.0.1:1"}, repositories: [x/y]
 EOF2
 assert_contains "naming the field" "$OUT" "spec.destination"
 
+log "durability: what was acknowledged survives kill -9"
+expect_ok "push test/durable:1" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" --dest-creds dev:dev-token \
+  "oci:$OCI:conc3" "docker://$REG/test/durable:1"
+kill9_server
+start_server
+REG="127.0.0.1:$PORT"
+assert_eq "the image pushed just before kill -9 is there" "$(cat "$E2E_TMP/conc3.digest")" \
+  "$(digest_of "$REG/test/durable:1" qa:qa-token)"
+expect_ok "and pulls intact" skopeo copy --src-cert-dir "$CERTS" --src-creds qa:qa-token \
+  "docker://$REG/test/durable:1" "oci:$E2E_TMP/durable:1"
+ok=1
+for b in "$E2E_TMP"/durable/blobs/sha256/*; do
+  [[ "$(sha256sum "$b" | cut -d' ' -f1)" == "$(basename "$b")" ]] || ok=0
+done
+assert_eq "every blob matches its digest" 1 "$ok"
+assert_eq "tags, promotions and policies are kept" "$APP1 $APP1" \
+  "$(digest_of "$REG/test/app:1" qa:qa-token) $(digest_of "$REG/pol/app:v1" admin:admin-token)"
+expect_fail "immutability still holds" skopeo delete --cert-dir "$CERTS" --creds admin:admin-token "docker://$REG/pol/app:v1"
+
 log "pods run images from this registry"
 expect_node_ready
 kubectl apply -f - >/dev/null <<EOF2
