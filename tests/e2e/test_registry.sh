@@ -132,6 +132,14 @@ expect_fail "a pushed tag outside any project is refused" skopeo copy --dest-cer
   --dest-creds admin:admin-token "oci:$OCI:app2" "docker://$REG/nosuchproject/app:1"
 assert_contains "naming the missing project" "$OUT" 'project \"nosuchproject\" does not exist'
 
+mkdir -p "$E2E_TMP/certs-admin"
+cp "$DATA/pki/ca.crt" "$E2E_TMP/certs-admin/ca.crt"
+cp "$DATA/pki/admin.crt" "$E2E_TMP/certs-admin/client.cert"
+cp "$DATA/pki/admin.key" "$E2E_TMP/certs-admin/client.key"
+expect_ok "a client certificate the API accepts is enough (skopeo --cert-dir)" skopeo inspect \
+  --cert-dir "$E2E_TMP/certs-admin" --no-creds "docker://$REG/test/app:1"
+assert_eq "and reads the digest" "$APP1" "$(jq -r .Digest <<<"$OUT")"
+
 log "public projects"
 expect_ok "an administrator pushes to pub" skopeo copy --preserve-digests --dest-cert-dir "$CERTS" \
   --dest-creds admin:admin-token "oci:$OCI:app1" "docker://$REG/pub/app:1"
