@@ -46,6 +46,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/fd.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -90,30 +91,7 @@ int64_t NowMs() {
 
 void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using UniqueFd = berth::Fd;
 
 std::string FormatAddr(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = {};

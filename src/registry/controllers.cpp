@@ -165,85 +165,76 @@ class ProjectStatusController : public controllers::Controller {
   int ticks_ = 0;
 };
 
-bool Finished(const Json& obj) {
-  std::string phase = obj.value("status", Json::object()).value("phase", "");
-  return phase == "Succeeded" || phase == "Failed";
-}
-
-class GcController : public controllers::Controller {
+// An object that asks for one action (a garbage collection, a copy): run once,
+// record the outcome in status.phase (Succeeded or Failed) and never again.
+class OneShotController : public controllers::Controller {
  public:
-  GcController(api::ObjectStore* os, Registry* reg) : Controller(os), reg_(reg) {
-    kind_ = os->kinds()->Find("registry.berth.dev", "v1", "garbagecollections");
+  OneShotController(api::ObjectStore* os, Registry* reg, const char* name, const char* resource)
+      : Controller(os), reg_(reg), name_(name), resource_(resource) {
+    kind_ = os->kinds()->Find("registry.berth.dev", "v1", resource);
   }
-  const char* name() const override { return "registry-gc"; }
+  const char* name() const override { return name_; }
   bool Interested(const api::KindInfo& k) const override {
-    return k.group == "registry.berth.dev" && k.resource == "garbagecollections";
+    return k.group == "registry.berth.dev" && k.resource == resource_;
   }
   Status Reconcile(const std::string& name) override {
-    auto gc = os_->Get(*kind_, "", name);
-    if (!gc.ok()) return gc.status();
-    if (Finished(*gc)) return Status::Ok();
-    const Json& spec = gc->value("spec", Json::object());
-    int64_t now_ms = NowMicros() / 1000;
+    auto obj = os_->Get(*kind_, "", name);
+    if (!obj.ok()) return obj.status();
+    std::string phase = obj->value("status", Json::object()).value("phase", "");
+    if (phase == "Succeeded" || phase == "Failed") return Status::Ok();
+    Json status = {{"startTime", FormatRFC3339(NowSeconds())}};
+    BERTH_RETURN_IF_ERROR(WriteStatus(os_, *kind_, name, {{"phase", "Running"}, {"startTime", status["startTime"]}}));
+    Status st = Run(obj->value("spec", Json::object()), status);
+    status["completionTime"] = FormatRFC3339(NowSeconds());
+    status["phase"] = st.ok() ? "Succeeded" : "Failed";
+    if (!st.ok()) status["message"] = st.message();
+    return WriteStatus(os_, *kind_, name, status);
+  }
+
+ protected:
+  // Carries out the action; adds its figures to `status`.
+  virtual Status Run(const Json& spec, Json& status) = 0;
+  Registry* reg_;
+
+ private:
+  const char* name_;
+  const char* resource_;
+  api::KindPtr kind_;
+};
+
+class GcController : public OneShotController {
+ public:
+  GcController(api::ObjectStore* os, Registry* reg) : OneShotController(os, reg, "registry-gc", "garbagecollections") {}
+
+ protected:
+  Status Run(const Json& spec, Json& status) override {
     GcOptions o;
     o.delete_untagged = spec.value("deleteUntagged", false);
     o.dry_run = spec.value("dryRun", false);
-    o.cutoff_ms = now_ms - spec.value("keepRecentSeconds", int64_t{3600}) * 1000;
+    o.cutoff_ms = NowMicros() / 1000 - spec.value("keepRecentSeconds", int64_t{3600}) * 1000;
     o.upload_expiry_seconds = spec.value("uploadExpirySeconds", int64_t{-1});
     if (std::string before = spec.value("unreferencedBefore", ""); !before.empty()) {
       if (auto t = ParseRFC3339(before)) o.cutoff_ms = *t * 1000;
     }
-    std::string started = FormatRFC3339(NowSeconds());
-    BERTH_RETURN_IF_ERROR(WriteStatus(os_, *kind_, name, {{"phase", "Running"}, {"startTime", started}}));
-    auto res = reg_->CollectGarbage(o);
-    Json status = {{"startTime", started}, {"completionTime", FormatRFC3339(NowSeconds())}};
-    if (res.ok()) {
-      status["phase"] = "Succeeded";
-      status["blobsDeleted"] = res->blobs_deleted;
-      status["manifestsDeleted"] = res->manifests_deleted;
-      status["uploadsDeleted"] = res->uploads_deleted;
-      status["bytesFreed"] = res->bytes_freed;
-    } else {
-      status["phase"] = "Failed";
-      status["message"] = res.status().message();
-    }
-    return WriteStatus(os_, *kind_, name, status);
+    BERTH_ASSIGN_OR_RETURN(GcResult res, reg_->CollectGarbage(o));
+    status["blobsDeleted"] = res.blobs_deleted;
+    status["manifestsDeleted"] = res.manifests_deleted;
+    status["uploadsDeleted"] = res.uploads_deleted;
+    status["bytesFreed"] = res.bytes_freed;
+    return Status::Ok();
   }
-
- private:
-  Registry* reg_;
-  api::KindPtr kind_;
 };
 
-class CopyController : public controllers::Controller {
+class CopyController : public OneShotController {
  public:
-  CopyController(api::ObjectStore* os, Registry* reg) : Controller(os), reg_(reg) {
-    kind_ = os->kinds()->Find("registry.berth.dev", "v1", "artifactcopies");
-  }
-  const char* name() const override { return "registry-copy"; }
-  bool Interested(const api::KindInfo& k) const override {
-    return k.group == "registry.berth.dev" && k.resource == "artifactcopies";
-  }
-  Status Reconcile(const std::string& name) override {
-    auto copy = os_->Get(*kind_, "", name);
-    if (!copy.ok()) return copy.status();
-    if (Finished(*copy)) return Status::Ok();
-    const Json& spec = copy->value("spec", Json::object());
-    auto digest = reg_->Copy(spec.value("from", ""), spec.value("to", ""));
-    Json status = {{"completionTime", FormatRFC3339(NowSeconds())}};
-    if (digest.ok()) {
-      status["phase"] = "Succeeded";
-      status["digest"] = *digest;
-    } else {
-      status["phase"] = "Failed";
-      status["message"] = digest.status().message();
-    }
-    return WriteStatus(os_, *kind_, name, status);
-  }
+  CopyController(api::ObjectStore* os, Registry* reg) : OneShotController(os, reg, "registry-copy", "artifactcopies") {}
 
- private:
-  Registry* reg_;
-  api::KindPtr kind_;
+ protected:
+  Status Run(const Json& spec, Json& status) override {
+    BERTH_ASSIGN_OR_RETURN(std::string digest, reg_->Copy(spec.value("from", ""), spec.value("to", "")));
+    status["digest"] = digest;
+    return Status::Ok();
+  }
 };
 
 }  // namespace

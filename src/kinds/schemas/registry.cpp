@@ -101,7 +101,8 @@ ArtifactCopySpec : What to copy where.
   to string req : Destination, REPOSITORY or REPOSITORY:TAG (the source's tag by default).
 
 ArtifactCopyStatus : The outcome.
-  phase string : Pending, Succeeded or Failed.
+  phase string : Running, Succeeded or Failed.
+  startTime Time : When the copy began.
   digest string : The copied manifest's digest.
   completionTime Time : When it finished.
   message string : Why it failed.
