@@ -81,6 +81,16 @@ bool ValidTag(const std::string& t) {
   return true;
 }
 
+// A page of at most n names from a query for n + 1: trims the extra one and
+// points a Link at the next page when there is one (n = 0 is an empty page).
+void Paginate(std::vector<std::string>* names, int64_t n, const std::string& path, net::Headers* h) {
+  if (n < 0 || static_cast<int64_t>(names->size()) <= n) return;
+  names->resize(static_cast<size_t>(n));
+  if (n == 0) return;
+  (*h)["Link"] = "<" + path + "?last=" + net::PercentEncode(names->back()) + "&n=" + std::to_string(n) +
+                 ">; rel=\"next\"";
+}
+
 std::string RangeHeader(int64_t size) { return "0-" + std::to_string(size > 0 ? size - 1 : 0); }
 
 // Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against a blob of `size`.
@@ -452,13 +462,7 @@ void V2Request::Catalog() {
     return;
   }
   net::Headers h = ApiHeaders({{"Content-Type", "application/json"}});
-  if (n >= 0 && static_cast<int64_t>(repos->size()) > n) {
-    bool more = n > 0;
-    repos->resize(static_cast<size_t>(n));
-    if (more)
-      h["Link"] = "</v2/_catalog?last=" + net::PercentEncode(repos->empty() ? "" : repos->back()) +
-                "&n=" + std::to_string(n) + ">; rel=\"next\"";
-  }
+  Paginate(&*repos, n, "/v2/_catalog", &h);
   w_.Reply(200, h, Json{{"repositories", *repos}}.dump());
 }
 
@@ -476,13 +480,7 @@ void V2Request::Tags(const Target& t) {
     return;
   }
   net::Headers h = ApiHeaders({{"Content-Type", "application/json"}});
-  if (n >= 0 && static_cast<int64_t>(tags->size()) > n) {
-    bool more = n > 0;
-    tags->resize(static_cast<size_t>(n));
-    if (more)
-      h["Link"] = "</v2/" + t.name + "/tags/list?last=" + net::PercentEncode(tags->empty() ? "" : tags->back()) +
-                "&n=" + std::to_string(n) + ">; rel=\"next\"";
-  }
+  Paginate(&*tags, n, "/v2/" + t.name + "/tags/list", &h);
   w_.Reply(200, h, Json{{"name", t.name}, {"tags", *tags}}.dump());
 }
 

@@ -84,6 +84,16 @@ Result<std::vector<ManifestRecord>> ManifestRows(Stmt* s) {
   }
 }
 
+// Whether a one-parameter query finds a row (errors count as no).
+bool HasRow(Db& db, const char* sql, const std::string& key) {
+  auto s = db.Prepare(sql);
+  if (!s.ok()) return false;
+  StmtScope scope(*s);
+  (*s)->BindText(1, key);
+  auto row = (*s)->Step();
+  return row.ok() && *row;
+}
+
 // The size of a blob repo links, or -1.
 Result<int64_t> LinkedSize(Db& db, const std::string& repo, const std::string& digest) {
   BERTH_ASSIGN_OR_RETURN(Stmt * s, db.Prepare("SELECT b.size FROM links l JOIN blobs b ON b.digest = l.digest "
@@ -290,12 +300,7 @@ Result<std::vector<ManifestRecord>> Metadata::Referrers(const std::string& repo,
 
 bool Metadata::RepositoryExists(const std::string& repo) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto s = db_->Prepare("SELECT 1 FROM links WHERE repo = ?1 LIMIT 1");
-  if (!s.ok()) return false;
-  StmtScope scope(*s);
-  (*s)->BindText(1, repo);
-  auto row = (*s)->Step();
-  return row.ok() && *row;
+  return HasRow(*db_, "SELECT 1 FROM links WHERE repo = ?1 LIMIT 1", repo);
 }
 
 Result<std::vector<std::string>> Metadata::Tags(const std::string& repo, const std::string& last, int64_t n) {
@@ -533,12 +538,7 @@ Result<GcPlan> Metadata::CollectGarbage(int64_t cutoff_ms, bool delete_untagged,
 
 bool Metadata::KnowsBlob(const std::string& digest) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto s = db_->Prepare("SELECT 1 FROM blobs WHERE digest = ?1");
-  if (!s.ok()) return false;
-  StmtScope scope(*s);
-  (*s)->BindText(1, digest);
-  auto row = (*s)->Step();
-  return row.ok() && *row;
+  return HasRow(*db_, "SELECT 1 FROM blobs WHERE digest = ?1", digest);
 }
 
 }  // namespace berth::registry
