@@ -1,4 +1,5 @@
 #include "api/protobuf.h"
+#include "core/strings.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -686,48 +687,9 @@ class Cursor {
   const char* end_;
 };
 
-// nlohmann::json throws from dump() on invalid UTF-8, and a JSON client could
-// never have sent such a string, so reject it here rather than later.
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    uint8_t c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len) return false;
-    for (size_t k = 1; k < len; ++k) {
-      uint8_t cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Reject overlong forms, UTF-16 surrogates and code points past U+10FFFF.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 Status StringValue(std::string_view bytes, Json* out) {
-  if (!ValidUtf8(bytes)) return Malformed("string field is not valid UTF-8");
+  if (!IsValidUtf8(bytes)) return Malformed("string field is not valid UTF-8");
   *out = std::string(bytes);
   return Status::Ok();
 }

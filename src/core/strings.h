@@ -20,4 +20,8 @@ std::vector<std::string> Lines(std::string_view text);
 // characters. Registry project and robot names follow it too.
 bool IsOciPathComponent(std::string_view s);
 
+// Well-formed UTF-8: no stray continuation bytes, overlong forms, surrogates
+// or code points past U+10FFFF.
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace berth

@@ -1,6 +1,9 @@
 #include "net/client.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -215,6 +218,54 @@ void HttpsClient::Impl::SetupTls() {
   }
 }
 
+namespace {
+
+// A blocking connect bounded by timeout_ms: non-blocking connect(), poll(),
+// then the socket is handed to asio in blocking mode.
+ErrorCode ConnectWithTimeout(tcp::socket& sock, const tcp::resolver::results_type& endpoints,
+                             int timeout_ms) {
+  ErrorCode ec = asio::error::host_not_found;
+  for (const auto& ep : endpoints) {
+    const auto& addr = ep.endpoint();
+    int fd = ::socket(addr.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ec = ErrorCode(errno, boost::system::system_category());
+      continue;
+    }
+    int rc = ::connect(fd, addr.data(), static_cast<socklen_t>(addr.size()));
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd pfd{fd, POLLOUT, 0};
+      rc = ::poll(&pfd, 1, timeout_ms);
+      if (rc == 0) {
+        ::close(fd);
+        ec = asio::error::timed_out;
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    }
+    if (rc != 0) {
+      ec = ErrorCode(errno, boost::system::system_category());
+      ::close(fd);
+      continue;
+    }
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    sock.assign(addr.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
+    }
+    return {};
+  }
+  return ec;
+}
+
+}  // namespace
+
 Status HttpsClient::Impl::Connect() {
   if (!opts.plain_http) BERTH_RETURN_IF_ERROR(tls_status);
   Drop();
@@ -224,7 +275,11 @@ Status HttpsClient::Impl::Connect() {
   if (ec) return IoError("resolve " + opts.host, ec);
   if (opts.plain_http) {
     auto p = std::make_unique<tcp::socket>(ioc);
-    asio::connect(*p, endpoints, ec);
+    if (opts.connect_timeout_ms > 0) {
+      ec = ConnectWithTimeout(*p, endpoints, opts.connect_timeout_ms);
+    } else {
+      asio::connect(*p, endpoints, ec);
+    }
     if (ec) return IoError("connect " + opts.host + ":" + std::to_string(opts.port), ec);
     p->set_option(tcp::no_delay(true), ec);
     plain = std::move(p);
@@ -233,14 +288,22 @@ Status HttpsClient::Impl::Connect() {
     return Status::Ok();
   }
   auto s = std::make_unique<beast::ssl_stream<tcp::socket>>(ioc, *tls);
-  asio::connect(s->next_layer(), endpoints, ec);
+  if (opts.connect_timeout_ms > 0) {
+    ec = ConnectWithTimeout(s->next_layer(), endpoints, opts.connect_timeout_ms);
+  } else {
+    asio::connect(s->next_layer(), endpoints, ec);
+  }
   if (ec) return IoError("connect " + opts.host + ":" + std::to_string(opts.port), ec);
   s->next_layer().set_option(tcp::no_delay(true), ec);
+  fd = s->next_layer().native_handle();  // Interrupt() may cut a stalled handshake
   const std::string& name = opts.server_name.empty() ? opts.host : opts.server_name;
   if (!IsIpLiteral(name)) SSL_set_tlsext_host_name(s->native_handle(), name.c_str());
   if (!opts.insecure_skip_verify) s->set_verify_callback(ssl::host_name_verification(name));
   s->handshake(ssl::stream_base::client, ec);
-  if (ec) return IoError("TLS handshake with " + opts.host, ec);
+  if (ec) {
+    fd = -1;
+    return IoError("TLS handshake with " + opts.host, ec);
+  }
   stream = std::move(s);
   fd = stream->next_layer().native_handle();
   ++opened;

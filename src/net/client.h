@@ -30,6 +30,10 @@ struct ClientOptions {
   // For peers the caller explicitly trusts the path to, such as a registry
   // marked insecure or a loopback test server.
   bool plain_http = false;
+  // Gives up a TCP connect after this long (0: the system's own timeout,
+  // minutes for an address that never answers). Reads are bounded by the
+  // caller with Interrupt().
+  int connect_timeout_ms = 0;
 };
 
 struct ClientResponse {

@@ -14,6 +14,8 @@
 // shared I/O thread; the blocking SendBinary/Receive API just waits for them.
 #include "net/server.h"
 
+#include "core/ids.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -145,6 +147,17 @@ std::string Base64UrlDecode(std::string_view in) {
     }
   }
   return out;
+}
+
+// The password of `Authorization: Basic` (the user name is not checked: the
+// token alone identifies the caller), or "".
+std::string BasicPassword(const Request& r) {
+  std::string auth = r.Header("Authorization");
+  if (auth.size() <= 6 || ::strncasecmp(auth.c_str(), "Basic ", 6) != 0) return "";
+  auto decoded = Base64Decode(std::string_view(auth).substr(6));
+  if (!decoded) return "";
+  size_t colon = decoded->find(':');
+  return colon == std::string::npos ? "" : decoded->substr(colon + 1);
 }
 
 // The bearer token of a request: the Authorization header, or for browser
@@ -607,6 +620,9 @@ bool Connection::Dispatch(BeastRequest& breq, BodyReader* body) {
   r.identity = cert_identity_;
   if (!r.identity.authenticated() && srv_->tokens) {
     std::string token = BearerToken(r);
+    // Clients that only speak Basic authentication (promtool, Go programs
+    // given a https://user:token@host URL) send the API token as password.
+    if (token.empty()) token = BasicPassword(r);
     if (!token.empty()) {
       if (auto id = srv_->tokens(token); id && id->authenticated()) r.identity = *id;
     }

@@ -1,0 +1,270 @@
+#include "monitor/labels.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+
+namespace berth::monitor {
+namespace {
+
+constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+
+inline uint64_t Mix(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) h = (h ^ c) * kFnvPrime;
+  return (h ^ 0xff) * kFnvPrime;  // separator: "ab","c" differs from "a","bc"
+}
+
+bool Contains(const std::vector<std::string>& names, std::string_view n) {
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+}  // namespace
+
+Labels::Labels(std::vector<Label> ls) : ls_(std::move(ls)) {
+  std::stable_sort(ls_.begin(), ls_.end(),
+                   [](const Label& a, const Label& b) { return a.name < b.name; });
+  std::vector<Label> out;
+  out.reserve(ls_.size());
+  for (auto& l : ls_) {
+    if (!out.empty() && out.back().name == l.name) out.pop_back();
+    out.push_back(std::move(l));
+  }
+  std::erase_if(out, [](const Label& l) { return l.value.empty(); });
+  ls_ = std::move(out);
+}
+
+std::string_view Labels::Get(std::string_view name) const {
+  auto it = std::lower_bound(ls_.begin(), ls_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  if (it != ls_.end() && it->name == name) return it->value;
+  return {};
+}
+
+bool Labels::Has(std::string_view name) const { return !Get(name).empty(); }
+
+uint64_t Labels::Hash() const {
+  uint64_t h = kFnvOffset;
+  for (const auto& l : ls_) h = Mix(Mix(h, l.name), l.value);
+  return h;
+}
+
+uint64_t Labels::HashFor(const std::vector<std::string>& names, bool without) const {
+  uint64_t h = kFnvOffset;
+  for (const auto& l : ls_) {
+    bool listed = Contains(names, l.name);
+    if (without ? (listed || l.name == kMetricName) : !listed) continue;
+    h = Mix(Mix(h, l.name), l.value);
+  }
+  return h;
+}
+
+Labels Labels::With(std::string_view name, std::string_view value) const {
+  Labels out;
+  out.ls_.reserve(ls_.size() + 1);
+  bool done = false;
+  for (const auto& l : ls_) {
+    if (!done && l.name >= name) {
+      if (!value.empty()) out.ls_.push_back({std::string(name), std::string(value)});
+      done = true;
+      if (l.name == name) continue;
+    }
+    out.ls_.push_back(l);
+  }
+  if (!done && !value.empty()) out.ls_.push_back({std::string(name), std::string(value)});
+  return out;
+}
+
+Labels Labels::Without(std::string_view name) const {
+  Labels out;
+  out.ls_.reserve(ls_.size());
+  for (const auto& l : ls_)
+    if (l.name != name) out.ls_.push_back(l);
+  return out;
+}
+
+Labels Labels::WithoutName() const {
+  Labels out;
+  out.ls_.reserve(ls_.size());
+  for (const auto& l : ls_)
+    if (l.name != kMetricName && l.name != "__type__" && l.name != "__unit__") out.ls_.push_back(l);
+  return out;
+}
+
+Labels Labels::Keep(const std::vector<std::string>& names) const {
+  Labels out;
+  for (const auto& l : ls_)
+    if (Contains(names, l.name)) out.ls_.push_back(l);
+  return out;
+}
+
+Labels Labels::Drop(const std::vector<std::string>& names) const {
+  Labels out;
+  for (const auto& l : ls_)
+    if (!Contains(names, l.name)) out.ls_.push_back(l);
+  return out;
+}
+
+std::string Labels::String() const {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& l : ls_) {
+    if (!first) out += ", ";
+    first = false;
+    out += IsValidLabelName(l.name) ? l.name : QuoteString(l.name);
+    out += '=';
+    out += QuoteString(l.value);
+  }
+  out += '}';
+  return out;
+}
+
+std::string Labels::MetricString() const {
+  std::string_view name = Name();
+  if (name.empty() || !IsValidMetricName(name)) return String();
+  std::string out(name);
+  out += '{';
+  bool first = true;
+  for (const auto& l : ls_) {
+    if (l.name == kMetricName) continue;
+    if (!first) out += ", ";
+    first = false;
+    out += IsValidLabelName(l.name) ? l.name : QuoteString(l.name);
+    out += '=';
+    out += QuoteString(l.value);
+  }
+  out += '}';
+  return out;
+}
+
+int Labels::Compare(const Labels& a, const Labels& b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (int c = a[i].name.compare(b[i].name)) return c;
+    if (int c = a[i].value.compare(b[i].value)) return c;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+bool IsValidLabelName(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidMetricName(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<Matcher> Matcher::Make(Op op, std::string name, std::string value) {
+  Matcher m;
+  m.op_ = op;
+  m.name_ = std::move(name);
+  m.value_ = std::move(value);
+  if (op == Op::kRe || op == Op::kNre) {
+    RE2::Options opts;
+    opts.set_dot_nl(true);
+    opts.set_log_errors(false);
+    auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", opts);
+    if (!re->ok()) return Invalid("error parsing regexp: " + re->error());
+    m.re_ = std::move(re);
+  }
+  return m;
+}
+
+bool Matcher::Matches(std::string_view v) const {
+  switch (op_) {
+    case Op::kEq: return v == value_;
+    case Op::kNeq: return v != value_;
+    case Op::kRe: return RE2::FullMatch(v, *re_);
+    case Op::kNre: return !RE2::FullMatch(v, *re_);
+  }
+  return false;
+}
+
+std::string Matcher::String() const {
+  static const char* kOps[] = {"=", "!=", "=~", "!~"};
+  std::string n = IsValidLabelName(name_) ? name_ : '"' + EscapeLabelValue(name_) + '"';
+  return n + kOps[static_cast<int>(op_)] + '"' + EscapeLabelValue(value_) + '"';
+}
+
+bool MatchesAll(const Labels& ls, const std::vector<Matcher>& ms) {
+  for (const auto& m : ms)
+    if (!m.Matches(ls.Get(m.name()))) return false;
+  return true;
+}
+
+std::string QuoteString(std::string_view v) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  size_t i = 0;
+  while (i < v.size()) {
+    unsigned char c = v[i];
+    if (c >= 0x80) {
+      // Keep well-formed UTF-8 sequences; escape stray bytes like Go does.
+      size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+      bool ok = n > 0 && i + n <= v.size();
+      for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
+      if (ok) {
+        out.append(v.substr(i, n));
+        i += n;
+      } else {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+        ++i;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+  return out;
+}
+
+std::string EscapeLabelValue(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::monitor

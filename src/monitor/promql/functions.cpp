@@ -1,0 +1,932 @@
+// PromQL function calls: instant-vector math, range-vector functions over each
+// step's window, label functions, histogram_quantile over classic buckets,
+// sorting and the time functions.
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <span>
+#include <unordered_map>
+
+#include "monitor/promql/eval.h"
+#include "monitor/regex_template.h"
+
+namespace berth::monitor::promql::internal {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+using Window = std::span<const Point>;
+
+const Expr& Unwrap(const Expr& e) {
+  const Expr* p = &e;
+  while (p->kind == NodeKind::kParen) p = static_cast<const ParenExpr*>(p)->expr.get();
+  return *p;
+}
+
+// ---- range-vector functions ---------------------------------------------------
+
+// Prometheus's extrapolated rate: the increase between the first and last
+// sample of the window, extended towards the window's edges when the samples
+// stop short of them (by at most half an average interval, and never below
+// zero for counters).
+std::optional<double> ExtrapolatedRate(Window w, int64_t range_start, int64_t range_end,
+                                       int64_t range, bool counter, bool rate) {
+  if (w.size() < 2) return std::nullopt;
+  const Point& first = w.front();
+  const Point& last = w.back();
+  double result = last.v - first.v;
+  if (counter) {
+    for (size_t i = 1; i < w.size(); ++i)
+      if (w[i].v < w[i - 1].v) result += w[i - 1].v;
+  }
+  double to_start = static_cast<double>(first.t - range_start) / 1000.0;
+  double to_end = static_cast<double>(range_end - last.t) / 1000.0;
+  double sampled = static_cast<double>(last.t - first.t) / 1000.0;
+  double avg = sampled / static_cast<double>(w.size() - 1);
+  double threshold = avg * 1.1;
+  double interval = sampled;
+  if (to_start >= threshold) to_start = avg / 2;
+  if (counter && result > 0 && first.v >= 0) {
+    double to_zero = sampled * (first.v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  interval += to_start;
+  if (to_end >= threshold) to_end = avg / 2;
+  interval += to_end;
+  double factor = interval / sampled;
+  if (rate) factor /= static_cast<double>(range) / 1000.0;
+  return result * factor;
+}
+
+std::optional<double> InstantRate(Window w, bool rate) {
+  if (w.size() < 2) return std::nullopt;
+  const Point& last = w[w.size() - 1];
+  const Point& prev = w[w.size() - 2];
+  double result = rate && last.v < prev.v ? last.v : last.v - prev.v;
+  if (!rate) return result;
+  double dt = static_cast<double>(last.t - prev.t) / 1000.0;
+  if (dt == 0) return std::nullopt;
+  return result / dt;
+}
+
+// Least squares fit of the window against time (seconds from `intercept_t`).
+std::pair<double, double> LinearRegression(Window w, int64_t intercept_t) {
+  double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
+  double init = w[0].v;
+  bool const_y = true;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (const_y && i > 0 && w[i].v != init) const_y = false;
+    n += 1;
+    double x = static_cast<double>(w[i].t - intercept_t) / 1000.0;
+    sx = KahanAdd(x, sx, cx);
+    sy = KahanAdd(w[i].v, sy, cy);
+    sxy = KahanAdd(x * w[i].v, sxy, cxy);
+    sx2 = KahanAdd(x * x, sx2, cx2);
+  }
+  if (const_y) {
+    if (std::isinf(init)) return {kNaN, kNaN};
+    return {0, init};
+  }
+  sx += cx;
+  sy += cy;
+  sxy += cxy;
+  sx2 += cx2;
+  double cov = sxy - sx * sy / n;
+  double var = sx2 - sx * sx / n;
+  double slope = cov / var;
+  double intercept = sy / n - slope * sx / n;
+  return {slope, intercept};
+}
+
+double AvgOverTime(Window w) {
+  double sum = w[0].v, count = 1, mean = 0, c = 0;
+  bool incremental = false;
+  for (size_t i = 1; i < w.size(); ++i) {
+    count = static_cast<double>(i + 1);
+    if (!incremental) {
+      double nc = c;
+      double ns = KahanAdd(w[i].v, sum, nc);
+      if (!std::isinf(ns)) {
+        sum = ns;
+        c = nc;
+        continue;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= count - 1;
+    }
+    double q = (count - 1) / count;
+    double nc = q * c;
+    mean = KahanAdd(w[i].v / count, q * mean, nc);
+    c = nc;
+  }
+  return incremental ? mean + c : sum / count + c / count;
+}
+
+double Variance(Window w) {
+  double count = 0, mean = 0, cm = 0, aux = 0, ca = 0;
+  for (const auto& p : w) {
+    count += 1;
+    double delta = p.v - (mean + cm);
+    mean = KahanAdd(delta / count, mean, cm);
+    aux = KahanAdd(delta * (p.v - (mean + cm)), aux, ca);
+  }
+  return (aux + ca) / count;
+}
+
+double DoubleExpSmoothing(Window w, double sf, double tf) {
+  double s0 = 0, s1 = w[0].v, b = w[1].v - w[0].v;
+  for (size_t i = 1; i < w.size(); ++i) {
+    double x = sf * w[i].v;
+    if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
+    double y = (1 - sf) * (s1 + b);
+    s0 = s1;
+    s1 = x + y;
+  }
+  return s1;
+}
+
+std::vector<double> Values(Window w) {
+  std::vector<double> v;
+  v.reserve(w.size());
+  for (const auto& p : w) v.push_back(p.v);
+  return v;
+}
+
+bool EndsWith(std::string_view s, std::string_view suf) {
+  return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
+}
+
+// ---- classic histogram_quantile -------------------------------------------------
+
+struct Bucket {
+  double upper;
+  double count;
+};
+
+// Returns the quantile and whether the counts had to be made monotonic.
+double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
+  *forced = false;
+  if (std::isnan(q)) return kNaN;
+  if (q < 0) return -kInf;
+  if (q > 1) return kInf;
+  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
+  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return kNaN;
+  // Buckets with the same bound (e.g. "1" and "1.0") add up.
+  std::vector<Bucket> c;
+  for (const auto& x : b) {
+    if (!c.empty() && c.back().upper == x.upper) {
+      c.back().count += x.count;
+    } else {
+      c.push_back(x);
+    }
+  }
+  // Cumulative counts must not decrease; differences within float noise are
+  // smoothed silently, real decreases are flattened and reported.
+  double prev = c[0].count;
+  for (size_t i = 1; i < c.size(); ++i) {
+    double cur = c[i].count;
+    if (cur == prev) continue;
+    if (std::fabs(cur - prev) <= 1e-12 * std::max(std::fabs(cur), std::fabs(prev))) {
+      c[i].count = prev;
+      continue;
+    }
+    if (cur < prev) {
+      c[i].count = prev;
+      *forced = true;
+      continue;
+    }
+    prev = cur;
+  }
+  if (c.size() < 2) return kNaN;
+  double observations = c.back().count;
+  if (observations == 0) return kNaN;
+  double rank = q * observations;
+  size_t i = 0;
+  while (i < c.size() - 1 && c[i].count < rank) ++i;
+  if (i == c.size() - 1) return c[c.size() - 2].upper;
+  if (i == 0 && c[0].upper <= 0) return c[0].upper;
+  double start = 0, end = c[i].upper, count = c[i].count;
+  if (i > 0) {
+    start = c[i - 1].upper;
+    count -= c[i - 1].count;
+    rank -= c[i - 1].count;
+  }
+  return start + (end - start) * (rank / count);
+}
+
+// The share of observations in [lower, upper], interpolating linearly
+// inside finite buckets; a bucket reaching to ±Inf counts only when the range
+// covers it whole. The first bucket starts at 0 when its bound is positive.
+double BucketFraction(double lower, double upper, std::vector<Bucket>& b) {
+  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
+  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return kNaN;
+  std::vector<Bucket> c;
+  for (const auto& x : b) {
+    if (!c.empty() && c.back().upper == x.upper) {
+      c.back().count += x.count;
+    } else {
+      c.push_back(x);
+    }
+  }
+  double total = c.back().count;
+  if (total == 0 || std::isnan(lower) || std::isnan(upper)) return kNaN;
+  if (lower >= upper) return 0;
+  double in = 0, prev_count = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    double lo = i == 0 ? (c[0].upper > 0 ? 0 : -kInf) : c[i - 1].upper;
+    double hi = c[i].upper;
+    double n = c[i].count - prev_count;
+    prev_count = c[i].count;
+    if (std::isinf(lo)) {  // (-Inf, hi]: only a range open below takes it
+      if (std::isinf(lower) && lower < 0) in += n;
+      continue;
+    }
+    if (std::isinf(hi)) {  // (lo, +Inf]: only a range open above takes it
+      if (std::isinf(upper) && upper > 0) in += n;
+      continue;
+    }
+    if (hi <= lo) continue;
+    double overlap = std::min(hi, upper) - std::max(lo, lower);
+    if (overlap > 0) in += n * overlap / (hi - lo);
+  }
+  return in / total;
+}
+
+std::optional<double> ParseFloat(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::string_view t = s;
+  if (t[0] == '+') t.remove_prefix(1);
+  std::string low;
+  for (char ch : t) low.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  if (low == "inf" || low == "infinity") return s[0] == '-' ? -kInf : kInf;
+  if (low == "-inf" || low == "-infinity") return -kInf;
+  if (low == "nan") return kNaN;
+  double v = 0;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (r.ec != std::errc() || r.ptr != t.data() + t.size()) return std::nullopt;
+  return v;
+}
+
+bool ValidUtf8(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    if (!ok) return false;
+    i += n;
+  }
+  return true;
+}
+
+// ---- natural sort (sort_by_label) -----------------------------------------------
+
+bool NaturalLess(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    bool da = std::isdigit(static_cast<unsigned char>(a[i]));
+    bool db = std::isdigit(static_cast<unsigned char>(b[j]));
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      std::string_view na = a.substr(i, ie - i), nb = b.substr(j, je - j);
+      while (na.size() > 1 && na[0] == '0') na.remove_prefix(1);
+      while (nb.size() > 1 && nb[0] == '0') nb.remove_prefix(1);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ie;
+      j = je;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i;
+    ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// Labels for absent()/absent_over_time(): the equality matchers of the
+// argument's selector, unless a name is matched more than once.
+Labels AbsentLabels(const Expr& arg) {
+  const Expr& e = Unwrap(arg);
+  const VectorSelector* vs = nullptr;
+  if (e.kind == NodeKind::kVectorSelector) vs = static_cast<const VectorSelector*>(&e);
+  if (e.kind == NodeKind::kMatrixSelector)
+    vs = static_cast<const VectorSelector*>(
+        static_cast<const MatrixSelector&>(e).vector_selector.get());
+  if (vs == nullptr) return {};
+  std::vector<Label> out;
+  std::vector<std::string> seen, dropped;
+  for (const auto& m : vs->matchers) {
+    if (m.name() == kMetricName) continue;
+    bool dup = std::find(seen.begin(), seen.end(), m.name()) != seen.end();
+    if (m.op() == Matcher::Op::kEq && !dup) {
+      out.push_back({m.name(), m.value()});
+    } else {
+      dropped.push_back(m.name());
+    }
+    seen.push_back(m.name());
+  }
+  return Labels(std::move(out)).Drop(dropped);
+}
+
+double TimeFunction(const std::string& name, double secs) {
+  if (std::isnan(secs) || std::isinf(secs)) return kNaN;
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  if (name == "minute") return tm.tm_min;
+  if (name == "hour") return tm.tm_hour;
+  if (name == "day_of_week") return tm.tm_wday;
+  if (name == "day_of_month") return tm.tm_mday;
+  if (name == "day_of_year") return tm.tm_yday + 1;
+  if (name == "month") return tm.tm_mon + 1;
+  if (name == "year") return tm.tm_year + 1900;
+  if (name == "days_in_month") {
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = tm.tm_year + 1900;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return tm.tm_mon == 1 && leap ? 29 : kDays[tm.tm_mon];
+  }
+  return kNaN;
+}
+
+using MathFn = double (*)(double);
+const std::unordered_map<std::string, MathFn>& MathFunctions() {
+  static const std::unordered_map<std::string, MathFn> m = {
+      {"abs", [](double v) { return std::fabs(v); }},
+      {"ceil", [](double v) { return std::ceil(v); }},
+      {"floor", [](double v) { return std::floor(v); }},
+      {"exp", [](double v) { return std::exp(v); }},
+      {"sqrt", [](double v) { return std::sqrt(v); }},
+      {"ln", [](double v) { return std::log(v); }},
+      {"log2", [](double v) { return std::log2(v); }},
+      {"log10", [](double v) { return std::log10(v); }},
+      {"sgn", [](double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : v; }},
+      {"acos", [](double v) { return std::acos(v); }},
+      {"acosh", [](double v) { return std::acosh(v); }},
+      {"asin", [](double v) { return std::asin(v); }},
+      {"asinh", [](double v) { return std::asinh(v); }},
+      {"atan", [](double v) { return std::atan(v); }},
+      {"atanh", [](double v) { return std::atanh(v); }},
+      {"cos", [](double v) { return std::cos(v); }},
+      {"cosh", [](double v) { return std::cosh(v); }},
+      {"sin", [](double v) { return std::sin(v); }},
+      {"sinh", [](double v) { return std::sinh(v); }},
+      {"tan", [](double v) { return std::tan(v); }},
+      {"tanh", [](double v) { return std::tanh(v); }},
+      {"deg", [](double v) { return v * 180 / M_PI; }},
+      {"rad", [](double v) { return v * M_PI / 180; }},
+  };
+  return m;
+}
+
+}  // namespace
+
+Result<Value> Evaluator::EvalCall(const Call& c) {
+  const std::string& name = c.func->name;
+  const size_t n = NumSteps();
+  auto scalar_series = [&](auto fn) {
+    Value v;
+    v.type = ValueType::kScalar;
+    v.series.resize(1);
+    for (size_t i = 0; i < n; ++i) v.series[0].points.push_back({StepTime(i), fn(i)});
+    return v;
+  };
+
+  if (name == "time")
+    return scalar_series([&](size_t i) { return static_cast<double>(StepTime(i)) / 1000.0; });
+  if (name == "pi") return scalar_series([](size_t) { return M_PI; });
+  // Prometheus 3's experimental query-shape functions, in seconds.
+  if (name == "step")
+    return scalar_series([&](size_t) { return static_cast<double>(ctx_.query_step) / 1000.0; });
+  if (name == "range")
+    return scalar_series(
+        [&](size_t) { return static_cast<double>(ctx_.query_end - ctx_.query_start) / 1000.0; });
+  if (name == "start")
+    return scalar_series([&](size_t) { return static_cast<double>(ctx_.query_start) / 1000.0; });
+  if (name == "end")
+    return scalar_series([&](size_t) { return static_cast<double>(ctx_.query_end) / 1000.0; });
+  if (name == "min_of" || name == "max_of") {
+    auto a = Eval(*c.args[0]);
+    if (!a.ok()) return a;
+    auto b = Eval(*c.args[1]);
+    if (!b.ok()) return b;
+    bool mn = name == "min_of";
+    return scalar_series([&](size_t i) {
+      double x = ScalarAt(*a, i, *this), y = ScalarAt(*b, i, *this);
+      if (std::isnan(x) || std::isnan(y)) return kNaN;
+      return mn ? std::min(x, y) : std::max(x, y);
+    });
+  }
+
+  if (name == "timestamp") {
+    const Expr& arg = Unwrap(*c.args[0]);
+    Result<Value> v = arg.kind == NodeKind::kVectorSelector
+                          ? EvalVectorSelector(static_cast<const VectorSelector&>(arg), true)
+                          : Eval(arg);
+    if (!v.ok()) return v;
+    for (auto& s : v->series) {
+      s.drop_name = true;
+      if (arg.kind != NodeKind::kVectorSelector)
+        for (auto& p : s.points) p.v = static_cast<double>(p.t) / 1000.0;
+    }
+    return v;
+  }
+
+  if (name == "vector") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    v->type = ValueType::kVector;
+    return v;
+  }
+
+  if (name == "scalar") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    std::vector<double> out(n, kNaN);
+    Status st = ForEachStep(*v, [&](size_t i, int64_t, const std::vector<StepSample>& ss) {
+      if (ss.size() == 1) out[i] = ss[0].v;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return scalar_series([&](size_t i) { return out[i]; });
+  }
+
+  static const char* kTimeFns[] = {"minute", "hour", "day_of_week", "day_of_month",
+                                   "day_of_year", "month", "year", "days_in_month"};
+  if (std::find(std::begin(kTimeFns), std::end(kTimeFns), name) != std::end(kTimeFns)) {
+    if (c.args.empty()) {
+      Value v;
+      v.type = ValueType::kVector;
+      v.series.resize(1);
+      for (size_t i = 0; i < n; ++i)
+        v.series[0].points.push_back(
+            {StepTime(i), TimeFunction(name, static_cast<double>(StepTime(i)) / 1000.0)});
+      return v;
+    }
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    for (auto& s : v->series) {
+      s.drop_name = true;
+      for (auto& p : s.points) p.v = TimeFunction(name, p.v);
+    }
+    return v;
+  }
+
+  if (auto it = MathFunctions().find(name); it != MathFunctions().end()) {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    for (auto& s : v->series) {
+      s.drop_name = true;
+      for (auto& p : s.points) p.v = it->second(p.v);
+    }
+    return v;
+  }
+
+  if (name == "round" || name == "clamp" || name == "clamp_min" || name == "clamp_max") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    std::vector<Value> params;
+    for (size_t i = 1; i < c.args.size(); ++i) {
+      auto p = Eval(*c.args[i]);
+      if (!p.ok()) return p;
+      params.push_back(std::move(*p));
+    }
+    SeriesCollector col;
+    Status st = ForEachStep(*v, [&](size_t i, int64_t ts, const std::vector<StepSample>& ss) {
+      double a = params.size() > 0 ? ScalarAt(params[0], i, *this) : 1;
+      double b = params.size() > 1 ? ScalarAt(params[1], i, *this) : 0;
+      if (name == "clamp" && b < a) return Status::Ok();
+      for (const auto& x : ss) {
+        double r = x.v;
+        if (name == "round") {
+          double inv = 1.0 / a;
+          r = std::floor(x.v * inv + 0.5) / inv;
+        } else if (name == "clamp") {
+          r = std::max(a, std::min(b, x.v));
+        } else if (name == "clamp_min") {
+          r = std::max(a, x.v);
+        } else {
+          r = std::min(a, x.v);
+        }
+        if (std::isnan(x.v)) r = kNaN;
+        if (Status e = col.Add(x.src->metric, true, ts, r); !e.ok()) return e;
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    Value out;
+    out.type = ValueType::kVector;
+    out.series = col.Take();
+    return out;
+  }
+
+  if (name == "absent") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    Labels ls = AbsentLabels(*c.args[0]);
+    Series out{ls, {}, false};
+    Status st = ForEachStep(*v, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
+      if (ss.empty()) out.points.push_back({ts, 1});
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    Value r;
+    r.type = ValueType::kVector;
+    if (!out.points.empty()) r.series.push_back(std::move(out));
+    return r;
+  }
+
+  if (name == "label_replace" || name == "label_join") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    std::vector<std::string> strs;
+    for (size_t i = 1; i < c.args.size(); ++i) {
+      auto s = Eval(*c.args[i]);
+      if (!s.ok()) return s;
+      strs.push_back(s->str);
+    }
+    const std::string& dst = strs[0];
+    std::vector<Labels> relabeled;
+    relabeled.reserve(v->series.size());
+    if (name == "label_replace") {
+      RE2::Options o;
+      o.set_dot_nl(true);
+      o.set_log_errors(false);
+      RE2 re("^(?:" + strs[3] + ")$", o);
+      if (!re.ok()) return Invalid("invalid regular expression in label_replace(): " + strs[3]);
+      if (!ValidUtf8(dst)) return Invalid("invalid destination label name in label_replace(): " + dst);
+      std::string res;
+      for (const auto& s : v->series) {
+        if (MatchAndExpand(re, s.metric.Get(strs[2]), strs[1], &res)) {
+          relabeled.push_back(s.metric.With(dst, res));
+        } else {
+          relabeled.push_back(s.metric);
+        }
+      }
+    } else {
+      if (!ValidUtf8(dst)) return Invalid("invalid destination label name in label_join(): " + dst);
+      for (size_t k = 2; k < strs.size(); ++k)
+        if (!ValidUtf8(strs[k])) return Invalid("invalid source label name in label_join(): " + strs[k]);
+      for (const auto& s : v->series) {
+        std::string joined;
+        for (size_t k = 2; k < strs.size(); ++k) {
+          if (k > 2) joined += strs[1];
+          joined += s.metric.Get(strs[k]);
+        }
+        relabeled.push_back(s.metric.With(dst, joined));
+      }
+    }
+    const Series* base = v->series.data();
+    SeriesCollector col;
+    Status st = ForEachStep(*v, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
+      for (const auto& x : ss) {
+        size_t si = static_cast<size_t>(x.src - base);
+        bool drop = x.src->drop_name && dst != kMetricName;
+        if (Status e = col.Add(relabeled[si], drop, ts, x.v); !e.ok()) return e;
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    Value out;
+    out.type = ValueType::kVector;
+    out.series = col.Take();
+    return out;
+  }
+
+  if (name == "sort" || name == "sort_desc" || name == "sort_by_label" ||
+      name == "sort_by_label_desc") {
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    if (ctx_.query_step > 0) {
+      ctx_.notes->Warn("sort is ineffective for range queries since results are always ordered by labels",
+                       c.pos, ctx_.query);
+      return v;
+    }
+    if (n != 1) return v;  // order means nothing across the steps of a subquery
+    std::vector<std::string> by;
+    for (size_t i = 1; i < c.args.size(); ++i) {
+      auto s = Eval(*c.args[i]);
+      if (!s.ok()) return s;
+      by.push_back(s->str);
+    }
+    auto val = [](const Series& s) { return s.points.empty() ? kNaN : s.points[0].v; };
+    if (name == "sort" || name == "sort_desc") {
+      bool desc = name == "sort_desc";
+      std::stable_sort(v->series.begin(), v->series.end(), [&](const Series& a, const Series& b) {
+        double x = val(a), y = val(b);
+        if (std::isnan(x)) return false;
+        if (std::isnan(y)) return true;
+        return desc ? x > y : x < y;
+      });
+    } else {
+      bool desc = name == "sort_by_label_desc";
+      std::stable_sort(v->series.begin(), v->series.end(), [&](const Series& a, const Series& b) {
+        for (const auto& l : by) {
+          std::string_view x = a.metric.Get(l), y = b.metric.Get(l);
+          if (x == y) continue;
+          return desc ? NaturalLess(y, x) : NaturalLess(x, y);
+        }
+        int cmp = Labels::Compare(a.metric, b.metric);
+        return desc ? cmp > 0 : cmp < 0;
+      });
+    }
+    return v;
+  }
+
+  if (name == "histogram_quantile" || name == "histogram_fraction" || name == "histogram_quantiles") {
+    const bool fraction = name == "histogram_fraction";
+    const bool multi = name == "histogram_quantiles";
+    // The quantiles (one, or several for histogram_quantiles), the upper
+    // bound of histogram_fraction, and the bucket vector.
+    std::vector<Value> qs;
+    std::vector<const Expr*> q_exprs;
+    std::string qlabel;
+    if (multi) {
+      auto l = Eval(*c.args[1]);
+      if (!l.ok()) return l;
+      qlabel = l->str;
+      for (size_t i = 2; i < c.args.size(); ++i) q_exprs.push_back(c.args[i].get());
+    } else {
+      q_exprs.push_back(c.args[0].get());
+    }
+    for (const Expr* qe : q_exprs) {
+      auto q = Eval(*qe);
+      if (!q.ok()) return q;
+      qs.push_back(std::move(*q));
+    }
+    Value upper_arg;
+    if (fraction) {
+      auto u = Eval(*c.args[1]);
+      if (!u.ok()) return u;
+      upper_arg = std::move(*u);
+    }
+    const Expr& vec_arg = *c.args[multi ? 0 : fraction ? 2 : 1];
+    auto v = Eval(vec_arg);
+    if (!v.ok()) return v;
+    // Per input series: its bucket bound and its group (labels without le).
+    const size_t ns = v->series.size();
+    std::vector<std::optional<double>> upper(ns);
+    std::vector<Labels> group(ns);
+    std::vector<uint64_t> key(ns);
+    for (size_t i = 0; i < ns; ++i) {
+      const Labels& m = v->series[i].metric;
+      upper[i] = ParseFloat(m.Get("le"));
+      // Histograms of different names stay apart; their results then clash
+      // if nothing else tells them apart.
+      key[i] = m.Without("le").Hash();
+      group[i] = m.Without("le").WithoutName();
+      if (multi && group[i].Has(qlabel))
+        return Invalid("label " + QuoteString(qlabel) + " of histogram_quantiles() is already in the input labels");
+    }
+    const Series* base = v->series.data();
+    SeriesCollector col;
+    Status st = ForEachStep(*v, [&](size_t step, int64_t ts, const std::vector<StepSample>& ss) {
+      double hi = fraction ? ScalarAt(upper_arg, step, *this) : 0;
+      std::vector<double> qvals;
+      for (size_t k = 0; k < qs.size(); ++k) {
+        double q = ScalarAt(qs[k], step, *this);
+        qvals.push_back(q);
+        if (!fraction && (std::isnan(q) || q < 0 || q > 1))
+          ctx_.notes->Warn("quantile value should be between 0 and 1, got " + FormatFloat(q),
+                           q_exprs[k]->pos, ctx_.query);
+      }
+      std::unordered_map<uint64_t, std::pair<size_t, std::vector<Bucket>>> groups;
+      std::vector<uint64_t> order;
+      for (const auto& x : ss) {
+        size_t si = static_cast<size_t>(x.src - base);
+        if (!upper[si]) {
+          ctx_.notes->Warn("bucket label \"le\" is missing or has a malformed value of " +
+                               QuoteString(x.src->metric.Get("le")) + " for metric name " +
+                               QuoteString(x.src->metric.Name()),
+                           vec_arg.pos, ctx_.query);
+          continue;
+        }
+        auto [it, fresh] = groups.try_emplace(key[si]);
+        if (fresh) {
+          it->second.first = si;
+          order.push_back(key[si]);
+        }
+        it->second.second.push_back({*upper[si], x.v});
+      }
+      for (uint64_t k : order) {
+        auto& [si, buckets] = groups[k];
+        bool forced = false;
+        for (size_t k = 0; k < qvals.size(); ++k) {
+          double q = qvals[k];
+          std::vector<Bucket> bk = buckets;
+          double r = fraction ? BucketFraction(q, hi, bk) : BucketQuantile(q, bk, &forced);
+          if (!multi) {
+            if (Status e = col.Add(group[si], false, ts, r); !e.ok()) return e;
+            continue;
+          }
+          std::string qs_text = FormatFloat(q);
+          if (std::isfinite(q) && qs_text.find('.') == std::string::npos) qs_text += ".0";
+          if (Status e = col.Add(group[si].With(qlabel, qs_text), false, ts, r); !e.ok()) return e;
+        }
+        if (forced)
+          ctx_.notes->Info(
+              "input to histogram_quantile needed to be fixed for monotonicity (see "
+              "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
+              "for metric name " + QuoteString(v->series[si].metric.Name()),
+              vec_arg.pos, ctx_.query);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    Value out;
+    out.type = ValueType::kVector;
+    out.series = col.Take();
+    return out;
+  }
+
+  if (name.rfind("histogram_", 0) == 0) {
+    // The other histogram_* functions read native histograms only, which
+    // this storage does not hold yet: no float series yields a value.
+    for (const auto& a : c.args) {
+      if (a->Type() == ValueType::kMatrix) continue;
+      auto v = Eval(*a);
+      if (!v.ok()) return v;
+    }
+    Value out;
+    out.type = ValueType::kVector;
+    return out;
+  }
+
+  // ---- functions over a range vector ----
+  int matrix_arg = -1;
+  for (size_t i = 0; i < c.args.size(); ++i)
+    if (c.args[i]->Type() == ValueType::kMatrix) matrix_arg = static_cast<int>(i);
+  if (matrix_arg < 0) return Invalid("function " + name + " is not supported");
+
+  auto rv = EvalRange(*c.args[static_cast<size_t>(matrix_arg)]);
+  if (!rv.ok()) return rv.status();
+  std::vector<Value> scalars;  // the other (scalar) arguments, step by step
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (static_cast<int>(i) == matrix_arg) continue;
+    auto p = Eval(*c.args[i]);
+    if (!p.ok()) return p;
+    scalars.push_back(std::move(*p));
+  }
+  auto arg = [&](size_t k, size_t step) { return ScalarAt(scalars[k], step, *this); };
+
+  if (name == "double_exponential_smoothing") {
+    for (size_t i = 0; i < n; ++i) {
+      double sf = arg(0, i), tf = arg(1, i);
+      if (!(sf > 0 && sf < 1))
+        return Invalid("invalid smoothing factor. Expected: 0 < sf < 1, got: " + FormatFloat(sf));
+      if (!(tf > 0 && tf < 1))
+        return Invalid("invalid trend factor. Expected: 0 < tf < 1, got: " + FormatFloat(tf));
+    }
+  }
+
+  if (name == "absent_over_time") {
+    Labels ls = AbsentLabels(*c.args[0]);
+    Series out{ls, {}, false};
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ref = rv->Ref(StepTime(i));
+      bool any = false;
+      for (const auto& s : rv->series) {
+        auto lo = std::upper_bound(s.points.begin(), s.points.end(), ref - rv->range,
+                                   [](int64_t t, const Point& p) { return t < p.t; });
+        if (lo != s.points.end() && lo->t <= ref) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) out.points.push_back({StepTime(i), 1});
+    }
+    Value r;
+    r.type = ValueType::kVector;
+    if (!out.points.empty()) r.series.push_back(std::move(out));
+    return r;
+  }
+
+  const bool keep_name = name == "last_over_time" || name == "first_over_time";
+  if ((name == "rate" || name == "increase") && rv->selector != nullptr) {
+    for (const auto& s : rv->series) {
+      std::string_view mn = s.metric.Name();
+      if (!mn.empty() && !EndsWith(mn, "_total") && !EndsWith(mn, "_sum") &&
+          !EndsWith(mn, "_count") && !EndsWith(mn, "_bucket"))
+        ctx_.notes->Info("metric might not be a counter, name does not end in "
+                         "_total/_sum/_count/_bucket: " + QuoteString(mn),
+                         c.args[static_cast<size_t>(matrix_arg)]->pos, ctx_.query);
+    }
+  }
+  if (name == "quantile_over_time") {
+    for (size_t i = 0; i < n && !rv->series.empty(); ++i) {
+      double q = arg(0, i);
+      if (std::isnan(q) || q < 0 || q > 1) {
+        ctx_.notes->Warn("quantile value should be between 0 and 1, got " + FormatFloat(q),
+                         c.args[0]->pos, ctx_.query);
+        break;
+      }
+    }
+  }
+
+  Value out;
+  out.type = ValueType::kVector;
+  for (const auto& s : rv->series) {
+    Series o{s.metric, {}, s.drop_name || !keep_name};
+    const auto& pts = s.points;
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ts = StepTime(i);
+      int64_t ref = rv->Ref(ts);
+      if (rv->fixed) lo = hi = 0;
+      while (hi < pts.size() && pts[hi].t <= ref) ++hi;
+      while (lo < hi && pts[lo].t <= ref - rv->range) ++lo;
+      if (lo >= hi) continue;
+      Window w(pts.data() + lo, hi - lo);
+      std::optional<double> r;
+      if (name == "rate" || name == "increase" || name == "delta") {
+        r = ExtrapolatedRate(w, ref - rv->range, ref, rv->range, name != "delta", name == "rate");
+      } else if (name == "irate") {
+        r = InstantRate(w, true);
+      } else if (name == "idelta") {
+        r = InstantRate(w, false);
+      } else if (name == "changes" || name == "resets") {
+        double cnt = 0;
+        for (size_t k = 1; k < w.size(); ++k) {
+          double a = w[k - 1].v, b = w[k].v;
+          if (name == "changes" ? (a != b && !(std::isnan(a) && std::isnan(b))) : b < a) cnt += 1;
+        }
+        r = cnt;
+      } else if (name == "deriv") {
+        if (w.size() >= 2) r = LinearRegression(w, w[0].t).first;
+      } else if (name == "predict_linear") {
+        if (w.size() >= 2) {
+          auto [slope, intercept] = LinearRegression(w, ts);
+          r = slope * arg(0, i) + intercept;
+        }
+      } else if (name == "sum_over_time") {
+        double sum = 0, comp = 0;
+        for (const auto& p : w) sum = KahanAdd(p.v, sum, comp);
+        r = sum + comp;
+      } else if (name == "avg_over_time") {
+        r = AvgOverTime(w);
+      } else if (name == "count_over_time") {
+        r = static_cast<double>(w.size());
+      } else if (name == "min_over_time" || name == "max_over_time") {
+        bool mx = name == "max_over_time";
+        double m = w[0].v;
+        for (const auto& p : w)
+          if ((mx ? p.v > m : p.v < m) || std::isnan(m)) m = p.v;
+        r = m;
+      } else if (name == "last_over_time") {
+        r = w.back().v;
+      } else if (name == "first_over_time") {
+        r = w.front().v;
+      } else if (name == "present_over_time") {
+        r = 1;
+      } else if (name == "stddev_over_time") {
+        r = std::sqrt(Variance(w));
+      } else if (name == "stdvar_over_time") {
+        r = Variance(w);
+      } else if (name == "quantile_over_time") {
+        r = Quantile(arg(0, i), Values(w));
+      } else if (name == "mad_over_time") {
+        std::vector<double> vals = Values(w);
+        if (std::any_of(vals.begin(), vals.end(), [](double x) { return std::isnan(x); })) {
+          o.points.push_back({ts, kNaN});
+          continue;
+        }
+        double med = Quantile(0.5, vals);
+        for (auto& x : vals) x = std::fabs(x - med);
+        r = Quantile(0.5, std::move(vals));
+      } else if (name == "double_exponential_smoothing") {
+        if (w.size() >= 2) r = DoubleExpSmoothing(w, arg(0, i), arg(1, i));
+      } else if (name == "ts_of_min_over_time" || name == "ts_of_max_over_time") {
+        bool mx = name == "ts_of_max_over_time";
+        double m = w[0].v;
+        int64_t at = w[0].t;
+        for (const auto& p : w)
+          if ((mx ? p.v >= m : p.v <= m) || std::isnan(m)) {
+            m = p.v;
+            at = p.t;
+          }
+        r = static_cast<double>(at) / 1000.0;
+      } else if (name == "ts_of_last_over_time") {
+        r = static_cast<double>(w.back().t) / 1000.0;
+      } else if (name == "ts_of_first_over_time") {
+        r = static_cast<double>(w.front().t) / 1000.0;
+      } else {
+        return Invalid("function " + name + " is not supported");
+      }
+      if (r) o.points.push_back({ts, *r});
+    }
+    if (!o.points.empty()) out.series.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace berth::monitor::promql::internal

@@ -1,0 +1,79 @@
+// Gorilla-style compressed sample chunks (Pelkonen et al., VLDB 2015).
+//
+// Layout: a 2-byte big-endian sample count, then a big-endian bit stream:
+//   sample 0:  t (64 bits), v (64 bits)
+//   sample n:  delta-of-delta of t in a prefix-coded bucket, then v XORed with
+//              the previous value ('0' = same; '10' = reuse the previous
+//              leading/trailing-zero window; '11' = new window + bits).
+// Values are stored as raw IEEE-754 bits, so every NaN payload, including the
+// staleness marker, round-trips exactly. A counter scraped at a steady
+// interval costs about 1-2 bytes per sample.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace berth::monitor::tsdb {
+
+class XorChunk {
+ public:
+  XorChunk();
+  // Adopts encoded bytes (from disk or a checkpoint) for reading. Such a
+  // chunk cannot be appended to: the encoder state is not in the bytes.
+  static XorChunk FromBytes(std::string bytes);
+
+  // Appends a sample. The caller keeps timestamps ascending; the chunk holds
+  // at most 65535 samples (the caller cuts long before).
+  void Append(int64_t t, double v);
+
+  int NumSamples() const { return n_; }
+  bool appendable() const { return appendable_; }
+  std::string_view Bytes() const { return b_; }
+  // Frees the slack the growing buffer kept, once the chunk is full.
+  void Seal() { b_.shrink_to_fit(); }
+
+ private:
+  void WriteBits(uint64_t v, int nbits);
+
+  std::string b_;
+  int free_bits_ = 0;  // unused low bits of b_.back()
+  uint16_t n_ = 0;
+  bool appendable_ = true;
+  int64_t t_ = 0;
+  int64_t delta_ = 0;
+  uint64_t v_ = 0;
+  uint8_t leading_ = 0xff;  // 0xff: no XOR window yet
+  uint8_t trailing_ = 0;
+};
+
+// Decodes a chunk's bytes. The bytes must outlive the iterator.
+class ChunkIterator {
+ public:
+  explicit ChunkIterator(std::string_view bytes);
+  // Advances to the next sample; false at the end or on malformed input
+  // (then corrupt() is true).
+  bool Next();
+  int64_t t() const { return t_; }
+  double v() const;
+  uint64_t v_bits() const { return v_; }
+  bool corrupt() const { return corrupt_; }
+
+ private:
+  uint64_t ReadBits(int nbits);
+  bool ReadBit() { return ReadBits(1) != 0; }
+
+  std::string_view b_;
+  size_t pos_ = 16;  // in bits; past the count
+  int total_ = 0;
+  int read_ = 0;
+  bool corrupt_ = false;
+  int64_t t_ = 0;
+  int64_t delta_ = 0;
+  uint64_t v_ = 0;
+  uint8_t leading_ = 0;
+  uint8_t trailing_ = 0;
+  bool has_window_ = false;
+};
+
+}  // namespace berth::monitor::tsdb

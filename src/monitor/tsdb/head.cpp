@@ -1,0 +1,892 @@
+#include "monitor/tsdb/head.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <optional>
+
+#include "core/log.h"
+#include "monitor/tsdb/chunk.h"
+
+namespace berth::monitor::tsdb {
+
+constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max();
+
+struct HeadChunk {
+  int64_t min_t;
+  int64_t max_t;
+  XorChunk chunk;
+};
+
+// One series. Everything mutable is guarded by mu, except pins, which is
+// raised under the series' hash stripe lock (see Head::GetOrCreate).
+class MemSeries {
+ public:
+  MemSeries(uint64_t r, Labels ls, uint64_t h) : ref(r), labels(std::move(ls)), hash(h) {}
+
+  const uint64_t ref;
+  const Labels labels;
+  const uint64_t hash;
+
+  std::mutex mu;
+  std::vector<HeadChunk> chunks;  // ascending, non-overlapping
+  // Accepted out-of-order samples, sorted, none at a time present in chunks.
+  std::vector<Sample> ooo;
+  int64_t max_t = kNoTime;  // newest in-order sample ever appended
+  uint64_t last_v = 0;      // its value bits
+  int64_t samples = 0;
+  bool logged = false;  // a series record for ref is in the WAL
+  std::atomic<int> pins{0};
+
+  bool empty() const { return chunks.empty() && ooo.empty(); }
+  int64_t DataMinT() const {
+    int64_t t = chunks.empty() ? kMaxTime : chunks.front().min_t;
+    return ooo.empty() ? t : std::min(t, ooo.front().t);
+  }
+  int64_t DataMaxT() const {
+    int64_t t = chunks.empty() ? kNoTime : chunks.back().max_t;
+    return ooo.empty() ? t : std::max(t, ooo.back().t);
+  }
+};
+
+namespace {
+
+enum class AddResult { kAdded, kSame, kOutOfBounds, kOutOfOrder, kDuplicate };
+
+// How the head decides on one sample; shared by Append's early check,
+// Commit and WAL replay so the three agree.
+struct SampleRules {
+  int64_t min_valid;
+  int64_t ooo_window;
+  bool any_order;  // replay: the WAL holds only samples that were accepted
+};
+
+Status ToStatus(AddResult r) {
+  switch (r) {
+    case AddResult::kOutOfBounds: return Invalid("out of bounds");
+    case AddResult::kOutOfOrder: return Invalid("out of order sample");
+    case AddResult::kDuplicate: return Invalid("duplicate sample for timestamp");
+    default: return Status::Ok();
+  }
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// The value bits stored at exactly t, if any.
+std::optional<uint64_t> ValueAt(const MemSeries& s, int64_t t) {
+  auto o = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
+                            [](const Sample& a, int64_t tt) { return a.t < tt; });
+  if (o != s.ooo.end() && o->t == t) return std::bit_cast<uint64_t>(o->v);
+  for (const HeadChunk& c : s.chunks) {
+    if (t < c.min_t || t > c.max_t) continue;
+    ChunkIterator it(c.chunk.Bytes());
+    while (it.Next()) {
+      if (it.t() == t) return it.v_bits();
+      if (it.t() > t) break;
+    }
+  }
+  return std::nullopt;
+}
+
+AddResult Check(const MemSeries& s, int64_t t, double v, const SampleRules& r) {
+  if (t < r.min_valid) return AddResult::kOutOfBounds;
+  if (s.max_t == kNoTime || t > s.max_t) return AddResult::kAdded;
+  uint64_t bits = std::bit_cast<uint64_t>(v);
+  if (t == s.max_t) return bits == s.last_v ? AddResult::kSame : AddResult::kDuplicate;
+  if (!r.any_order && s.max_t - t > r.ooo_window) return AddResult::kOutOfOrder;
+  auto old = ValueAt(s, t);
+  if (!old) return AddResult::kAdded;
+  return *old == bits ? AddResult::kSame : AddResult::kDuplicate;
+}
+
+class ChunkCutter {
+ public:
+  explicit ChunkCutter(const Options& o) : per_chunk_(o.samples_per_chunk), range_(o.chunk_range_ms) {}
+  // Appends a sample newer than everything in `chunks`.
+  void Append(std::vector<HeadChunk>& chunks, int64_t t, double v) const {
+    if (chunks.empty() || NeedsCut(chunks.back(), t)) {
+      if (!chunks.empty()) chunks.back().chunk.Seal();
+      chunks.push_back({t, t, XorChunk()});
+    }
+    HeadChunk& c = chunks.back();
+    c.chunk.Append(t, v);
+    c.max_t = t;
+  }
+
+ private:
+  bool NeedsCut(const HeadChunk& c, int64_t t) const {
+    // Aligned boundaries keep every chunk inside one future block range.
+    int64_t end = (FloorDiv(c.min_t, range_) + 1) * range_;
+    return !c.chunk.appendable() || c.chunk.NumSamples() >= per_chunk_ || t >= end;
+  }
+  int per_chunk_;
+  int64_t range_;
+};
+
+// Samples of s in [mint, maxt], in order; chunks and the out-of-order buffer
+// merged.
+void Collect(const MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+  for (const HeadChunk& c : s.chunks) {
+    if (c.max_t < mint || c.min_t > maxt) continue;
+    ChunkIterator it(c.chunk.Bytes());
+    while (it.Next()) {
+      if (it.t() > maxt) break;
+      if (it.t() >= mint) out->push_back({it.t(), it.v()});
+    }
+  }
+  if (s.ooo.empty()) return;
+  size_t mid = out->size();
+  for (const Sample& o : s.ooo)
+    if (o.t >= mint && o.t <= maxt) out->push_back(o);
+  if (out->size() != mid) {
+    std::inplace_merge(out->begin(), out->begin() + static_cast<ptrdiff_t>(mid), out->end(),
+                       [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  }
+}
+
+bool HasSampleIn(const MemSeries& s, int64_t mint, int64_t maxt) {
+  if (s.empty() || s.DataMaxT() < mint || s.DataMinT() > maxt) return false;
+  for (const HeadChunk& c : s.chunks) {
+    if (c.max_t < mint || c.min_t > maxt) continue;
+    if (c.min_t >= mint || c.max_t <= maxt) return true;  // an end inside the range
+    ChunkIterator it(c.chunk.Bytes());
+    while (it.Next()) {
+      if (it.t() > maxt) break;
+      if (it.t() >= mint) return true;
+    }
+  }
+  auto o = std::lower_bound(s.ooo.begin(), s.ooo.end(), mint,
+                            [](const Sample& a, int64_t t) { return a.t < t; });
+  return o != s.ooo.end() && o->t <= maxt;
+}
+
+// Re-encodes the chunks from the first one holding data at or after `from`,
+// merged with the out-of-order buffer, and empties the buffer. Keeps the
+// buffer small so lookups and queries stay cheap.
+void FoldOutOfOrder(MemSeries& s, const ChunkCutter& cutter) {
+  if (s.ooo.empty()) return;
+  int64_t from = s.ooo.front().t;
+  size_t first = 0;
+  while (first < s.chunks.size() && s.chunks[first].max_t < from) ++first;
+  std::vector<Sample> merged;
+  for (size_t i = first; i < s.chunks.size(); ++i) {
+    ChunkIterator it(s.chunks[i].chunk.Bytes());
+    while (it.Next()) merged.push_back({it.t(), it.v()});
+  }
+  size_t mid = merged.size();
+  merged.insert(merged.end(), s.ooo.begin(), s.ooo.end());
+  std::inplace_merge(merged.begin(), merged.begin() + static_cast<ptrdiff_t>(mid), merged.end(),
+                     [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  s.chunks.resize(first);
+  // The chunk before `first` ends before `from`, but it may still be open:
+  // seal it so the merged samples start a chunk of their own.
+  if (!s.chunks.empty()) s.chunks.back().chunk.Seal();
+  std::vector<HeadChunk> rebuilt;
+  for (const Sample& x : merged) cutter.Append(rebuilt, x.t, x.v);
+  for (auto& c : rebuilt) s.chunks.push_back(std::move(c));
+  s.ooo.clear();
+}
+
+constexpr size_t kOooFoldAt = 32;
+
+// Applies one sample; the caller holds s.mu.
+AddResult Add(MemSeries& s, int64_t t, double v, const SampleRules& r, const ChunkCutter& cutter) {
+  AddResult res = Check(s, t, v, r);
+  if (res != AddResult::kAdded) return res;
+  if (s.max_t == kNoTime || t > s.max_t) {
+    cutter.Append(s.chunks, t, v);
+    s.max_t = t;
+    s.last_v = std::bit_cast<uint64_t>(v);
+  } else {
+    auto at = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
+                               [](const Sample& a, int64_t tt) { return a.t < tt; });
+    s.ooo.insert(at, Sample{t, v});
+    if (s.ooo.size() >= kOooFoldAt) FoldOutOfOrder(s, cutter);
+  }
+  ++s.samples;
+  return AddResult::kAdded;
+}
+
+// Deletes samples older than t; returns how many. The caller holds s.mu.
+int64_t DropOlder(MemSeries& s, int64_t t, const ChunkCutter& cutter) {
+  int64_t before = s.samples;
+  size_t gone = 0;
+  while (gone < s.chunks.size() && s.chunks[gone].max_t < t) {
+    s.samples -= s.chunks[gone].chunk.NumSamples();
+    ++gone;
+  }
+  s.chunks.erase(s.chunks.begin(), s.chunks.begin() + static_cast<ptrdiff_t>(gone));
+  if (!s.chunks.empty() && s.chunks.front().min_t < t) {
+    HeadChunk old = std::move(s.chunks.front());
+    std::vector<HeadChunk> kept;
+    ChunkIterator it(old.chunk.Bytes());
+    while (it.Next()) {
+      if (it.t() >= t) {
+        cutter.Append(kept, it.t(), it.v());
+      } else {
+        --s.samples;
+      }
+    }
+    if (s.chunks.size() > 1 && !kept.empty()) kept.back().chunk.Seal();
+    s.chunks.erase(s.chunks.begin());
+    s.chunks.insert(s.chunks.begin(), std::make_move_iterator(kept.begin()),
+                    std::make_move_iterator(kept.end()));
+  }
+  auto keep = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
+                               [](const Sample& a, int64_t tt) { return a.t < tt; });
+  s.samples -= keep - s.ooo.begin();
+  s.ooo.erase(s.ooo.begin(), keep);
+  return before - s.samples;
+}
+
+bool ValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1fu;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0fu;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+Status ValidateLabels(const Labels& ls) {
+  if (ls.empty()) return BadRequest("empty label set");
+  for (size_t i = 0; i < ls.size(); ++i) {
+    const Label& l = ls[i];
+    if (l.name.empty()) return BadRequest("empty label name in " + ls.String());
+    if (i > 0 && ls[i - 1].name == l.name) return BadRequest("duplicate label name " + l.name);
+    if (!ValidUtf8(l.name)) return BadRequest("label name is not valid UTF-8");
+    if (!ValidUtf8(l.value)) return BadRequest("value of label " + l.name + " is not valid UTF-8");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Appender
+
+class HeadAppender : public Appender {
+ public:
+  explicit HeadAppender(Head* h) : head_(h) {}
+  ~HeadAppender() override { Rollback(); }
+
+  Status Append(const Labels& ls, int64_t t, double v) override {
+    BERTH_RETURN_IF_ERROR(ValidateLabels(ls));
+    if (t < head_->min_valid_time_.load()) return Invalid("out of bounds");
+    bool created = false;
+    std::shared_ptr<MemSeries> s = head_->GetOrCreate(ls, 0, /*pin=*/true, &created);
+    auto [it, fresh] = index_.try_emplace(s->ref, series_.size());
+    if (fresh) {
+      series_.push_back({s, kNoTime, 0});
+    } else {
+      s->pins.fetch_sub(1);  // this appender pinned it already
+    }
+    Pinned& p = series_[it->second];
+
+    uint64_t bits = std::bit_cast<uint64_t>(v);
+    AddResult r;
+    {
+      std::lock_guard lk(s->mu);
+      r = Check(*s, t, v, Rules());
+      if (r == AddResult::kAdded && p.last_t != kNoTime) {
+        // Also in order with what this batch already holds for the series.
+        int64_t newest = std::max(p.last_t, s->max_t);
+        if (t == p.last_t) {
+          r = bits == p.last_v ? AddResult::kSame : AddResult::kDuplicate;
+        } else if (t < p.last_t) {
+          if (newest - t > head_->opts_.ooo_window_ms) {
+            r = AddResult::kOutOfOrder;
+          } else {
+            for (const Pending& q : pending_) {
+              if (q.series == it->second && q.t == t) {
+                r = std::bit_cast<uint64_t>(q.v) == bits ? AddResult::kSame : AddResult::kDuplicate;
+              }
+            }
+          }
+        }
+      }
+    }
+    if (r != AddResult::kAdded) return ToStatus(r);
+    pending_.push_back({it->second, t, v});
+    if (t > p.last_t) {
+      p.last_t = t;
+      p.last_v = bits;
+    }
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    if (pending_.empty()) {
+      Rollback();
+      return Status::Ok();
+    }
+    // Lock every series of the batch, in ref order so concurrent commits
+    // cannot deadlock, and keep them locked until the batch is in the WAL
+    // queue: per series, log order then equals apply order.
+    std::vector<size_t> order(series_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return series_[a].s->ref < series_[b].s->ref; });
+    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.reserve(order.size());
+    for (size_t i : order) locks.emplace_back(series_[i].s->mu);
+
+    ChunkCutter cutter(head_->opts_);
+    SampleRules rules = Rules();
+    std::vector<RefSample> accepted;
+    accepted.reserve(pending_.size());
+    int64_t dropped = 0, tmin = kMaxTime, tmax = kNoTime;
+    for (const Pending& q : pending_) {
+      MemSeries& s = *series_[q.series].s;
+      AddResult r = Add(s, q.t, q.v, rules, cutter);
+      if (r == AddResult::kAdded) {
+        accepted.push_back({s.ref, q.t, q.v});
+        tmin = std::min(tmin, q.t);
+        tmax = std::max(tmax, q.t);
+      } else if (r != AddResult::kSame) {
+        ++dropped;  // a concurrent commit got there first
+      }
+    }
+
+    Status st;
+    uint64_t ticket = 0;
+    if (head_->wal_ != nullptr && !accepted.empty()) {
+      std::vector<RefSeries> fresh;
+      for (const Pinned& p : series_)
+        if (!p.s->logged) fresh.push_back({p.s->ref, p.s->labels});
+      std::string rec;
+      if (!fresh.empty()) {
+        EncodeSeries(fresh, &rec);
+        auto t = head_->wal_->Enqueue(rec);
+        if (t.ok()) {
+          for (const Pinned& p : series_) p.s->logged = true;
+        } else {
+          st = t.status();
+        }
+        rec.clear();
+      }
+      if (st.ok()) {
+        EncodeSamples(accepted, &rec);
+        auto t = head_->wal_->Enqueue(rec);
+        if (t.ok()) {
+          ticket = *t;
+        } else {
+          st = t.status();
+        }
+      }
+    }
+    locks.clear();
+
+    head_->num_samples_ += static_cast<int64_t>(accepted.size());
+    if (!accepted.empty()) {
+      head_->NoteTime(tmin);
+      head_->NoteTime(tmax);
+    }
+    if (dropped > 0) {
+      std::lock_guard lk(head_->stats_mu_);
+      head_->stats_.commit_dropped += dropped;
+    }
+    if (st.ok() && ticket > 0) st = head_->wal_->Sync(ticket);
+    Rollback();
+    return st;
+  }
+
+  void Rollback() override {
+    for (Pinned& p : series_) p.s->pins.fetch_sub(1);
+    series_.clear();
+    index_.clear();
+    pending_.clear();
+  }
+
+ private:
+  struct Pinned {
+    std::shared_ptr<MemSeries> s;
+    int64_t last_t;  // newest sample this batch holds for s
+    uint64_t last_v;
+  };
+  struct Pending {
+    size_t series;  // index into series_
+    int64_t t;
+    double v;
+  };
+  SampleRules Rules() const {
+    return {head_->min_valid_time_.load(), head_->opts_.ooo_window_ms, false};
+  }
+
+  Head* head_;
+  std::vector<Pinned> series_;
+  std::unordered_map<uint64_t, size_t> index_;  // ref -> series_ index
+  std::vector<Pending> pending_;
+};
+
+// ---------------------------------------------------------------------------
+// Querier
+
+class HeadQuerier : public Querier {
+ public:
+  explicit HeadQuerier(Head* h) : head_(h) {}
+
+  Result<std::vector<SeriesSamples>> Select(int64_t mint, int64_t maxt,
+                                            const std::vector<Matcher>& ms) override {
+    std::vector<SeriesSamples> out;
+    if (mint > maxt) return out;
+    for (uint64_t ref : head_->postings_.Select(ms)) {
+      auto s = head_->ByRef(ref);
+      if (s == nullptr) continue;
+      SeriesSamples ss;
+      {
+        std::lock_guard lk(s->mu);
+        Collect(*s, mint, maxt, &ss.samples);
+      }
+      if (ss.samples.empty()) continue;
+      ss.labels = s->labels;
+      out.push_back(std::move(ss));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const SeriesSamples& a, const SeriesSamples& b) { return a.labels < b.labels; });
+    return out;
+  }
+
+  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                     const std::vector<Matcher>& ms) override {
+    std::vector<Labels> out;
+    for (const auto& s : Matching(mint, maxt, ms)) out.push_back(s->labels);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              const std::vector<Matcher>& ms) override {
+    std::vector<std::string> out;
+    if (ms.empty()) {
+      // Per name, stop at the first series with data in range: cheap when
+      // the range covers the head, as it usually does.
+      std::vector<std::string> names;
+      head_->postings_.ForEachName([&](const std::string& n) { names.push_back(n); });
+      for (const std::string& n : names) {
+        bool any = false;
+        head_->postings_.ForEachValue(n, [&](const std::string&, const Postings& refs) {
+          if (!any) any = AnyInRange(refs, mint, maxt);
+        });
+        if (any) out.push_back(n);
+      }
+      return out;
+    }
+    for (const auto& s : Matching(mint, maxt, ms))
+      for (const Label& l : s->labels) out.push_back(l.name);
+    SortUnique(out);
+    return out;
+  }
+
+  Result<std::vector<std::string>> LabelValues(const std::string& name, int64_t mint, int64_t maxt,
+                                               const std::vector<Matcher>& ms) override {
+    std::vector<std::string> out;
+    if (ms.empty()) {
+      std::vector<std::pair<std::string, Postings>> values;
+      head_->postings_.ForEachValue(
+          name, [&](const std::string& v, const Postings& refs) { values.emplace_back(v, refs); });
+      for (const auto& [v, refs] : values)
+        if (AnyInRange(refs, mint, maxt)) out.push_back(v);
+      return out;
+    }
+    for (const auto& s : Matching(mint, maxt, ms)) {
+      std::string_view v = s->labels.Get(name);
+      if (!v.empty()) out.emplace_back(v);
+    }
+    SortUnique(out);
+    return out;
+  }
+
+ private:
+  std::vector<std::shared_ptr<MemSeries>> Matching(int64_t mint, int64_t maxt,
+                                                   const std::vector<Matcher>& ms) {
+    std::vector<std::shared_ptr<MemSeries>> out;
+    if (mint > maxt) return out;
+    for (uint64_t ref : head_->postings_.Select(ms)) {
+      auto s = head_->ByRef(ref);
+      if (s == nullptr) continue;
+      std::lock_guard lk(s->mu);
+      if (HasSampleIn(*s, mint, maxt)) out.push_back(s);
+    }
+    return out;
+  }
+
+  bool AnyInRange(const Postings& refs, int64_t mint, int64_t maxt) {
+    for (uint64_t ref : refs) {
+      auto s = head_->ByRef(ref);
+      if (s == nullptr) continue;
+      std::lock_guard lk(s->mu);
+      if (HasSampleIn(*s, mint, maxt)) return true;
+    }
+    return false;
+  }
+
+  static void SortUnique(std::vector<std::string>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+
+  Head* head_;
+};
+
+// ---------------------------------------------------------------------------
+// Head
+
+Head::Head(const Options& opts)
+    : opts_(opts), min_time_(kMaxTime), max_time_(kNoTime), min_valid_time_(kNoTime) {}
+
+Head::~Head() { Close(); }
+
+Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
+  if (opts.samples_per_chunk < 1 || opts.samples_per_chunk > 65535)
+    return Invalid("tsdb: samples_per_chunk must be in [1, 65535]");
+  if (opts.chunk_range_ms <= 0) return Invalid("tsdb: chunk_range_ms must be positive");
+  if (opts.ooo_window_ms < 0 || opts.retention_ms < 0) return Invalid("tsdb: negative window");
+  if (opts.wal && opts.dir.empty()) return Invalid("tsdb: a WAL needs a directory");
+
+  std::unique_ptr<Head> h(new Head(opts));
+  if (opts.wal) {
+    h->replaying_ = true;
+    HeadStats& st = h->stats_;
+    BERTH_ASSIGN_OR_RETURN(
+        h->wal_, Wal::Open({opts.dir + "/wal", opts.wal_segment_bytes},
+                           [hp = h.get()](std::string_view rec) { return hp->ReplayRecord(rec); },
+                           &st.replay));
+    h->replaying_ = false;
+    h->replay_alias_.clear();
+    // Drop records were only noted during replay (see ReplayRecord); apply
+    // the last one to what came before it.
+    int64_t min_valid = h->min_valid_time_.load();
+    ChunkCutter cutter(opts);
+    for (const auto& s : h->AllSeries()) {
+      std::lock_guard lk(s->mu);
+      if (min_valid != kNoTime) h->num_samples_ -= DropOlder(*s, min_valid, cutter);
+    }
+    h->GarbageCollect();
+    if (st.replay.records > 0) {
+      log::Info("tsdb: head restored from WAL",
+                log::Fields()("series", h->NumSeries())("samples", h->NumSamples())(
+                    "records", st.replay.records)("corruptions", st.replay.corruptions)(
+                    "unknown_refs", st.replay_unknown_refs));
+    }
+  }
+  if (opts.housekeeping_interval_ms > 0) h->housekeeper_ = std::thread([hp = h.get()] { hp->Housekeep(); });
+  return h;
+}
+
+void Head::Close() {
+  {
+    std::lock_guard lk(stop_mu_);
+    if (closed_) return;
+    closed_ = stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+}
+
+void Head::Housekeep() {
+  pthread_setname_np(pthread_self(), "tsdb-housekeep");
+  std::unique_lock lk(stop_mu_);
+  for (;;) {
+    stop_cv_.wait_for(lk, std::chrono::milliseconds(opts_.housekeeping_interval_ms),
+                      [&] { return stopping_; });
+    if (stopping_) return;
+    lk.unlock();
+    if (Status st = ApplyRetention(); !st.ok())
+      log::Warn("tsdb: retention failed", log::Fields()("error", st.message()));
+    GarbageCollect();
+    if (wal_ != nullptr && wal_->SegmentCount() > opts_.checkpoint_after_segments) {
+      if (Status st = Checkpoint(); !st.ok())
+        log::Warn("tsdb: checkpoint failed", log::Fields()("error", st.message()));
+    }
+    lk.lock();
+  }
+}
+
+std::unique_ptr<Querier> Head::NewQuerier() { return std::make_unique<HeadQuerier>(this); }
+std::unique_ptr<Appender> Head::NewAppender() { return std::make_unique<HeadAppender>(this); }
+
+std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& ls, uint64_t want_ref, bool pin,
+                                             bool* created) {
+  uint64_t hash = ls.Hash();
+  HashStripe& hs = hash_stripes_[hash % kStripes];
+  std::lock_guard lk(hs.mu);
+  auto& bucket = hs.by_hash[hash];
+  for (const auto& s : bucket) {
+    if (s->labels == ls) {
+      if (pin) s->pins.fetch_add(1);
+      *created = false;
+      return s;
+    }
+  }
+  uint64_t ref = want_ref;
+  if (ref == 0) {
+    ref = next_ref_.fetch_add(1);
+  } else {
+    uint64_t cur = next_ref_.load();
+    while (cur <= ref && !next_ref_.compare_exchange_weak(cur, ref + 1)) {
+    }
+  }
+  auto s = std::make_shared<MemSeries>(ref, ls, hash);
+  if (pin) s->pins.fetch_add(1);
+  bucket.push_back(s);
+  {
+    RefStripe& rs = ref_stripes_[ref % kStripes];
+    std::lock_guard rl(rs.mu);
+    rs.by_ref[ref] = s;
+  }
+  postings_.Add(ref, s->labels);
+  ++num_series_;
+  {
+    std::lock_guard sl(stats_mu_);
+    ++stats_.series_created;
+  }
+  *created = true;
+  return s;
+}
+
+std::shared_ptr<MemSeries> Head::ByRef(uint64_t ref) const {
+  const RefStripe& rs = ref_stripes_[ref % kStripes];
+  std::lock_guard lk(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  return it == rs.by_ref.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<MemSeries>> Head::AllSeries() const {
+  std::vector<std::shared_ptr<MemSeries>> out;
+  for (const RefStripe& rs : ref_stripes_) {
+    std::lock_guard lk(rs.mu);
+    for (const auto& [ref, s] : rs.by_ref) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->ref < b->ref; });
+  return out;
+}
+
+void Head::NoteTime(int64_t t) {
+  int64_t cur = max_time_.load();
+  while (t > cur && !max_time_.compare_exchange_weak(cur, t)) {
+  }
+  cur = min_time_.load();
+  while (t < cur && !min_time_.compare_exchange_weak(cur, t)) {
+  }
+}
+
+int64_t Head::MinTime() const {
+  return std::max(min_time_.load(), min_valid_time_.load());
+}
+
+int64_t Head::ChunkBytes() const {
+  int64_t n = 0;
+  for (const auto& s : AllSeries()) {
+    std::lock_guard lk(s->mu);
+    for (const HeadChunk& c : s->chunks) n += static_cast<int64_t>(c.chunk.Bytes().size());
+    n += static_cast<int64_t>(s->ooo.size() * sizeof(Sample));
+  }
+  return n;
+}
+
+HeadStats Head::stats() const {
+  std::lock_guard lk(stats_mu_);
+  return stats_;
+}
+
+Status Head::ReplayRecord(std::string_view payload) {
+  Record rec;
+  BERTH_RETURN_IF_ERROR(DecodeRecord(payload, &rec));
+  ChunkCutter cutter(opts_);
+  SampleRules rules{min_valid_time_.load(), 0, /*any_order=*/true};
+  auto resolve = [&](uint64_t ref) {
+    auto a = replay_alias_.find(ref);
+    return ByRef(a == replay_alias_.end() ? ref : a->second);
+  };
+  auto apply = [&](MemSeries& s, int64_t t, double v) {
+    AddResult r = Add(s, t, v, rules, cutter);
+    if (r == AddResult::kAdded) {
+      ++num_samples_;
+      NoteTime(t);
+    } else if (r != AddResult::kSame) {
+      ++stats_.replay_rejected;
+    }
+  };
+  switch (rec.type) {
+    case RecordType::kSeries:
+      for (RefSeries& rs : rec.series) {
+        if (rs.ref == 0 || rs.labels.empty()) return Internal("wal: bad series record");
+        bool created = false;
+        auto s = GetOrCreate(rs.labels, rs.ref, false, &created);
+        // The same labels under another ref: the series was removed and
+        // created again before the old records were checkpointed away.
+        if (s->ref != rs.ref) replay_alias_[rs.ref] = s->ref;
+        s->logged = true;
+      }
+      break;
+    case RecordType::kSamples:
+      for (const RefSample& x : rec.samples) {
+        auto s = resolve(x.ref);
+        if (s == nullptr) {
+          ++stats_.replay_unknown_refs;
+          continue;
+        }
+        apply(*s, x.t, x.v);
+      }
+      break;
+    case RecordType::kChunk: {
+      auto s = resolve(rec.ref);
+      if (s == nullptr) {
+        ++stats_.replay_unknown_refs;
+        break;
+      }
+      ChunkIterator it(rec.chunk);
+      while (it.Next()) apply(*s, it.t(), it.v());
+      if (it.corrupt()) return Internal("wal: damaged chunk record");
+      break;
+    }
+    case RecordType::kDropBefore:
+      // Only noted here; Open deletes older data once after replay rather
+      // than scanning the head for each of these.
+      if (rec.t > min_valid_time_.load()) min_valid_time_ = rec.t;
+      break;
+  }
+  return Status::Ok();
+}
+
+Status Head::DropBefore(int64_t t) {
+  std::lock_guard ml(maintenance_mu_);
+  if (t > min_valid_time_.load()) {
+    min_valid_time_ = t;
+    if (wal_ != nullptr) {
+      std::string rec;
+      EncodeDropBefore(t, &rec);
+      BERTH_ASSIGN_OR_RETURN(uint64_t ticket, wal_->Enqueue(rec));
+      BERTH_RETURN_IF_ERROR(wal_->Sync(ticket));
+    }
+  }
+  ChunkCutter cutter(opts_);
+  int64_t new_min = kMaxTime;
+  for (const auto& s : AllSeries()) {
+    std::lock_guard lk(s->mu);
+    num_samples_ -= DropOlder(*s, t, cutter);
+    if (!s->empty()) new_min = std::min(new_min, s->DataMinT());
+  }
+  // Appends racing with the scan can only add samples >= t, so the new
+  // minimum can only be too high by them; NoteTime lowers it again.
+  min_time_ = new_min;
+  GarbageCollect();
+  return Status::Ok();
+}
+
+Status Head::ApplyRetention() {
+  if (opts_.retention_ms <= 0) return Status::Ok();
+  int64_t newest = max_time_.load();
+  if (newest == kNoTime) return Status::Ok();
+  int64_t cut = newest - opts_.retention_ms;
+  if (cut <= min_valid_time_.load()) return Status::Ok();
+  return DropBefore(cut);
+}
+
+int64_t Head::GarbageCollect() {
+  std::vector<std::shared_ptr<MemSeries>> removed;
+  for (HashStripe& hs : hash_stripes_) {
+    std::lock_guard lk(hs.mu);
+    for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
+      auto& bucket = it->second;
+      std::erase_if(bucket, [&](const std::shared_ptr<MemSeries>& s) {
+        // pins only rises under this stripe lock, so a zero stays zero here.
+        if (s->pins.load() != 0) return false;
+        std::lock_guard sl(s->mu);
+        if (!s->empty()) return false;
+        removed.push_back(s);
+        return true;
+      });
+      it = bucket.empty() ? hs.by_hash.erase(it) : std::next(it);
+    }
+  }
+  for (const auto& s : removed) {
+    {
+      RefStripe& rs = ref_stripes_[s->ref % kStripes];
+      std::lock_guard lk(rs.mu);
+      rs.by_ref.erase(s->ref);
+    }
+    postings_.Delete(s->ref, s->labels);
+  }
+  num_series_ -= static_cast<int64_t>(removed.size());
+  if (!removed.empty()) {
+    std::lock_guard lk(stats_mu_);
+    stats_.series_removed += static_cast<int64_t>(removed.size());
+  }
+  return static_cast<int64_t>(removed.size());
+}
+
+Status Head::Checkpoint() {
+  if (wal_ == nullptr) return Status::Ok();
+  std::lock_guard ml(maintenance_mu_);
+  // Everything logged before the cut has also been applied (a commit holds
+  // its series' locks from apply to enqueue), so reading each series after
+  // the cut sees at least what the replaced segments hold. What it sees
+  // beyond that is also in later segments and replays idempotently.
+  BERTH_ASSIGN_OR_RETURN(uint32_t first, wal_->Cut());
+  BERTH_ASSIGN_OR_RETURN(auto cp, wal_->NewCheckpoint(first));
+  std::string rec;
+  if (int64_t mv = min_valid_time_.load(); mv != kNoTime) {
+    EncodeDropBefore(mv, &rec);
+    BERTH_RETURN_IF_ERROR(cp->Add(rec));
+  }
+  ChunkCutter cutter(opts_);
+  std::vector<std::string> chunks;
+  for (const auto& s : AllSeries()) {
+    rec.clear();
+    EncodeSeries({{s->ref, s->labels}}, &rec);
+    chunks.clear();
+    {
+      std::lock_guard lk(s->mu);
+      if (s->ooo.empty()) {
+        for (const HeadChunk& c : s->chunks) chunks.emplace_back(c.chunk.Bytes());
+      } else {
+        // Written merged so that replay sees the series in order.
+        std::vector<Sample> all;
+        Collect(*s, kNoTime, kMaxTime, &all);
+        std::vector<HeadChunk> merged;
+        for (const Sample& x : all) cutter.Append(merged, x.t, x.v);
+        for (const HeadChunk& c : merged) chunks.emplace_back(c.chunk.Bytes());
+      }
+    }
+    BERTH_RETURN_IF_ERROR(cp->Add(rec));
+    for (const std::string& c : chunks) {
+      rec.clear();
+      EncodeChunk(s->ref, c, &rec);
+      BERTH_RETURN_IF_ERROR(cp->Add(rec));
+    }
+  }
+  BERTH_RETURN_IF_ERROR(cp->Finish());
+  std::lock_guard lk(stats_mu_);
+  ++stats_.checkpoints;
+  return Status::Ok();
+}
+
+}  // namespace berth::monitor::tsdb

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Monitoring with real clients: Berth scrapes itself and static targets from a
+# Prometheus configuration file (a tiny exporter, and a broken one that must
+# show up=0 with its parse error while the other target is unaffected);
+# Debian's promtool queries Berth (instant, range, series, labels); a real
+# Prometheus server remote-writes into Berth and both give the same answers
+# for the same samples; bad PromQL, bad parameters and malformed remote-write
+# bodies get Prometheus's error JSON; a remote write acknowledged just before
+# kill -9 is there after the restart.
+source "$(dirname "$0")/lib.sh" "$@"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/tests/e2e/monitor"
+
+command -v promtool >/dev/null || { fail "promtool is installed (Debian package prometheus)"; finish; }
+
+log "exporters"
+bg python3 "$HERE/exporter.py" "$E2E_TMP/app.port"
+bg python3 "$HERE/exporter.py" "$E2E_TMP/broken.port" --broken
+check_wait "the exporters listen" 10 test -s "$E2E_TMP/app.port" -a -s "$E2E_TMP/broken.port"
+APP_PORT=$(cat "$E2E_TMP/app.port")
+BROKEN_PORT=$(cat "$E2E_TMP/broken.port")
+
+cat >"$E2E_TMP/berth-prometheus.yml" <<EOF2
+global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: app
+    static_configs: [{targets: ["127.0.0.1:$APP_PORT"], labels: {env: e2e}}]
+    metric_relabel_configs:
+      - {source_labels: [__name__], regex: "app_temperature_.*", action: drop}
+  - job_name: broken
+    static_configs: [{targets: ["127.0.0.1:$BROKEN_PORT"]}]
+EOF2
+SERVER_ARGS=(--no-agent --monitor-config "$E2E_TMP/berth-prometheus.yml" --monitor-scrape-interval 1)
+mkdir -p "$DATA/pki"
+echo "metrics-token metrics" >"$DATA/pki/tokens"
+chmod 600 "$DATA/pki/tokens"
+start_server
+
+# q <promql> [extra curl args]: an instant query's JSON.
+q() { local e=$1; shift; kcurl /api/v1/query --data-urlencode "query=$e" "$@"; }
+# qv <promql>: the value of the first sample (vector) or the scalar.
+qv() { q "$1" | jq -r 'if .data.resultType == "scalar" then .data.result[1] else (.data.result[0].value[1] // "none") end'; }
+qv_is() { [[ $(qv "$1") == "$2" ]]; }
+qv_some() { [[ $(qv "$1") != none ]]; }
+
+log "scraping"
+check_wait "the app target is scraped (up == 1)" 20 qv_is 'up{job="app"}' 1
+check_wait "Berth scrapes itself" 20 qv_is 'up{job="berth"}' 1
+assert_eq "target labels are attached" "e2e" "$(q 'app_requests_total{path="/"}' | jq -r '.data.result[0].metric.env')"
+assert_eq "metric_relabel_configs dropped the gauge" "none" "$(qv 'app_temperature_celsius')"
+assert_eq "the broken target is down" "0" "$(qv 'up{job="broken"}')"
+T=$(kcurl /api/v1/targets)
+assert_eq "two configured targets and Berth itself" "3" "$(jq '.data.activeTargets | length' <<<"$T")"
+assert_eq "the broken target's health" "down" "$(jq -r '.data.activeTargets[] | select(.labels.job=="broken") | .health' <<<"$T")"
+assert_match "its parse error names the line" "$(jq -r '.data.activeTargets[] | select(.labels.job=="broken") | .lastError' <<<"$T")" 'line 1'
+assert_eq "the app target is unaffected" "up" "$(jq -r '.data.activeTargets[] | select(.labels.job=="app") | .health' <<<"$T")"
+assert_eq "metadata from the scrape" "counter" "$(kcurl '/api/v1/metadata?metric=app_requests_total' | jq -r '.data.app_requests_total[0].type')"
+check_wait "rate() over scraped counters is positive" 20 qv_some 'sum(rate(app_requests_total{job="app"}[5s])) > 0'
+assert_match "histogram_quantile over scraped buckets" "$(qv 'histogram_quantile(0.5, app_latency_seconds_bucket)')" '^0\.[0-9]+$'
+assert_match "Berth's own metrics are queryable" "$(qv 'prometheus_tsdb_head_series{job="berth"} > 0')" '^[0-9.e+]+$'
+
+log "promtool against Berth"
+# promtool 2.42 has no client options: it trusts SSL_CERT_FILE (Go's way) and
+# sends the URL's user:password as Basic credentials, the API token as password.
+URL="https://metrics:metrics-token@127.0.0.1:$PORT"
+pt() { SSL_CERT_FILE="$DATA/pki/ca.crt" promtool query "$@"; }
+expect_ok "promtool query instant" pt instant "$URL" 'up{job="app"}'
+assert_match "  prints the sample" "$OUT" 'up\{env="e2e", instance="127.0.0.1:[0-9]+", job="app"\} => 1'
+NOW=$(date +%s)
+expect_ok "promtool query range" pt range --start=$((NOW - 5)) --end="$NOW" --step=1s "$URL" 'up{job="app"}'
+assert_match "  prints a matrix" "$OUT" '1 @\['
+expect_ok "promtool query series" pt series --match='app_requests_total' "$URL"
+assert_match "  lists both series" "$(grep -c app_requests_total <<<"$OUT")" '^2$'
+expect_ok "promtool query labels" pt labels "$URL" job
+assert_contains "  lists the jobs" "$OUT" 'broken'
+# The same API under /prometheus, for clients configured with a prefix.
+expect_ok "promtool with the /prometheus prefix" pt instant "$URL/prometheus" 'vector(7)'
+assert_match "  evaluates" "$OUT" '=> 7'
+expect_fail "no anonymous queries" pt instant "https://127.0.0.1:$PORT" 'up'
+expect_fail "a wrong token is refused" pt instant "https://metrics:nope@127.0.0.1:$PORT" 'up'
+expect_fail "the server certificate is checked" promtool query instant "$URL" 'up'
+
+log "errors in Prometheus's form"
+code=$(http_code /api/v1/query --data-urlencode 'query=sum(rate(x[5m])')
+assert_eq "bad PromQL is 400" 400 "$code"
+assert_eq "  errorType bad_data" "bad_data" "$(body | jq -r .errorType)"
+assert_match "  with the parser's position" "$(body | jq -r .error)" '^invalid parameter "query": 1:[0-9]+: parse error'
+code=$(http_code '/api/v1/query_range?query=up&start=10&end=0&step=1')
+assert_eq "end before start is 400" 400 "$code"
+code=$(http_code '/api/v1/query_range?query=up&start=0&end=100000000&step=1')
+assert_eq "too many points is 400" 400 "$code"
+assert_contains "  says why" "$(body | jq -r .error)" '11,000 points'
+code=$(http_code '/api/v1/query?query=up&time=yesterday')
+assert_eq "a bad time is 400" 400 "$code"
+code=$(http_code /api/v1/query --data-urlencode 'query=x{a="1"} + on(a) group_left y{a="1"} + z')
+assert_match "an expression that fails at evaluation or parse" "$code" '^(200|400|422)$'
+assert_eq "format_query" 'sum by (job) (rate(x[5m]))' \
+  "$(kcurl /api/v1/format_query --data-urlencode 'query=sum(rate(x[5m]))by(job)' | jq -r .data)"
+
+log "remote write: a real Prometheus sends to Berth"
+PROM_PORT=$(_free_port)
+cat >"$E2E_TMP/prom.yml" <<EOF2
+global: {scrape_interval: 1s, external_labels: {source: prom}}
+scrape_configs:
+  - job_name: app
+    static_configs: [{targets: ["127.0.0.1:$APP_PORT"]}]
+remote_write:
+  - url: https://127.0.0.1:$PORT/api/v1/write
+    tls_config: {ca_file: $DATA/pki/ca.crt, cert_file: $DATA/pki/admin.crt, key_file: $DATA/pki/admin.key}
+    queue_config: {batch_send_deadline: 500ms}
+EOF2
+bg prometheus --config.file="$E2E_TMP/prom.yml" --storage.tsdb.path="$E2E_TMP/prom-data" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn
+PROM="http://127.0.0.1:$PROM_PORT"
+check_wait "Prometheus scrapes the app" 30 bash -c \
+  "curl -s '$PROM/api/v1/query?query=up' | jq -e '.data.result[0].value[1] == \"1\"'"
+check_wait "its samples arrive in Berth" 30 qv_some 'count_over_time(app_requests_total{source="prom",path="/"}[1m]) >= 3'
+# Compare at a time both have: Prometheus's newest sample when we ask.
+TS=$(curl -s "$PROM/api/v1/query" --data-urlencode 'query=timestamp(app_requests_total{path="/"})' |
+  jq -r '.data.result[0].value[1]')
+berth_has_ts() { qv_some "timestamp(app_requests_total{source=\"prom\",path=\"/\"}) >= $TS"; }
+check_wait "Berth has Prometheus's sample of $TS" 20 berth_has_ts
+# Pairs: the query on Prometheus, the same on Berth's copy of its samples.
+PAIRS=(
+  'app_requests_total' 'app_requests_total{source="prom"}'
+  'sum by (path) (rate(app_requests_total[10s]))' 'sum by (path) (rate(app_requests_total{source="prom"}[10s]))'
+  'histogram_quantile(0.9, rate(app_latency_seconds_bucket[10s]))'
+  'histogram_quantile(0.9, rate(app_latency_seconds_bucket{source="prom"}[10s]))'
+  'max_over_time(app_requests_total[30s]) - min_over_time(app_requests_total[30s] offset 2s)'
+  'max_over_time(app_requests_total{source="prom"}[30s]) - min_over_time(app_requests_total{source="prom"}[30s] offset 2s)'
+)
+normalise='[.data.result[] | {m: (.metric | del(.source)), v: .value[1]}] | sort_by(.m | tostring)'
+for ((i = 0; i < ${#PAIRS[@]}; i += 2)); do
+  want=$(curl -s "$PROM/api/v1/query" --data-urlencode "query=${PAIRS[i]}" --data-urlencode "time=$TS" | jq -c "$normalise")
+  got=$(q "${PAIRS[i+1]}" --data-urlencode "time=$TS" | jq -c "$normalise")
+  assert_ne "Prometheus answers ${PAIRS[i]}" "[]" "$want"
+  assert_eq "Berth gives the same answer" "$want" "$got"
+done
+
+# Prometheus goes first, or it would keep retrying the Berth killed below.
+kill "$BG_PID"; wait "$BG_PID" 2>/dev/null
+
+log "remote write: bad bodies"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary 'not snappy')
+assert_eq "garbage is 400" 400 "$code"
+python3 "$HERE/remote_write_body.py" m '{}' 1000 1000 1 3 --garbage >"$E2E_TMP/garbage.bin"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary @"$E2E_TMP/garbage.bin")
+assert_eq "a truncated protobuf is 400" 400 "$code"
+
+log "kill -9 right after an acknowledged remote write"
+NOWMS=$(( $(date +%s) * 1000 ))
+python3 "$HERE/remote_write_body.py" durable_metric '{"k":"v"}' $((NOWMS - 60000)) 1000 100 50 >"$E2E_TMP/rw.bin"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' \
+  -H 'X-Prometheus-Remote-Write-Version: 0.1.0' --data-binary @"$E2E_TMP/rw.bin")
+assert_eq "the write is acknowledged (204)" 204 "$code"
+kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
+start_server
+assert_eq "all 50 samples are back" 50 "$(qv "count_over_time(durable_metric{k=\"v\"}[5m] @ $(( NOWMS / 1000 )))")"
+assert_eq "with their values" 149 "$(qv "max_over_time(durable_metric[5m] @ $(( NOWMS / 1000 )))")"
+assert_match "scraped history survived too" "$(qv "count_over_time(up{job=\"app\"}[10m])")" '^[0-9]+$'
+
+finish
