@@ -6,8 +6,8 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev
-  libcli11-dev libarchive-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
-TEST_PKGS=(curl python3 python3-cryptography jq sqlite3 procps podman buildah docker-registry)
+  libcli11-dev libarchive-dev zlib1g-dev libre2-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
+TEST_PKGS=(curl python3 python3-cryptography jq sqlite3 procps podman buildah docker-registry prometheus python3-aiosmtpd)
 # Containers, the pod network and the service data path; test images.
 RUN_PKGS=(crun runc containernetworking-plugins nftables iproute2 busybox-static skopeo wrk)
 # Only for `make bench` (install-deps.sh bench): the peer products measured against.

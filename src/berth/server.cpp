@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "node/agent.h"
+#include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -195,6 +196,16 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   (*reg)->Mount(router);
+  monitor::Options mon_opts;
+  mon_opts.dir = cfg.data_dir + "/monitor";
+  mon_opts.config_file = cfg.monitor_config;
+  mon_opts.self_scrape_interval_ms = cfg.monitor_self_scrape_seconds * 1000LL;
+  auto mon = monitor::Monitor::Open(mon_opts);
+  if (!mon.ok()) {
+    log::Error("cannot open the monitoring storage", log::Fields()("err", mon.status().ToString()));
+    return 1;
+  }
+  (*mon)->Mount(router);
   std::atomic<bool> ready{false};
   router.Handle("/version", [](net::Request&, net::ResponseWriter& w) {
     Json v = {{"major", "1"}, {"minor", "32"}, {"gitVersion", "v1.32.0-berth"}, {"gitCommit", ""},
@@ -254,6 +265,14 @@ int RunServer(const ServerConfig& cfg) {
   ctrl.Start();
 
   bound_port->store(server.port());
+  (*mon)->set_self_instance(cfg.advertise + ":" + std::to_string(server.port()));
+  if (Status s = (*mon)->Start(); !s.ok()) {
+    log::Error("cannot start monitoring", log::Fields()("err", s.ToString()));
+    server.Stop();
+    ctrl.Stop();
+    db->Close();
+    return 1;
+  }
   std::string url = "https://" + cfg.advertise + ":" + std::to_string(server.port());
   auto ca = ReadFile(pki.ca_cert);
   auto cert = ReadFile(pki.admin_cert);
@@ -314,6 +333,7 @@ int RunServer(const ServerConfig& cfg) {
   ready = false;
   if (agent) agent->Stop();
   server.Stop();
+  (*mon)->Stop();
   ctrl.Stop();
   db->Close();
   log::Info("stopped");

@@ -22,6 +22,8 @@ struct ServerConfig {
   int image_gc_high_percent = 85;  // kubelet's --image-gc-high-threshold
   int image_gc_low_percent = 80;   // and --image-gc-low-threshold
   int image_gc_min_age_seconds = 120;
+  std::string monitor_config;           // prometheus.yml with scrape_configs
+  int monitor_self_scrape_seconds = 15;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

@@ -25,11 +25,21 @@ void AppendQuoted(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -81,7 +91,9 @@ void ReplyData(net::ResponseWriter& w, const Json& data) {
 }
 
 void ReplyNotFound(net::ResponseWriter& w, const std::string& endpoint) {
-  Json j = {{"status", "error"}, {"errorType", "not_found"}, {"error", "unknown API endpoint " + endpoint}};
+  Json j = {{"status", "error"},
+            {"errorType", "not_found"},
+            {"error", "unknown API endpoint " + endpoint}};
   ReplyJson(w, 404, j.dump());
 }
 
@@ -134,7 +146,8 @@ Result<int64_t> ParseApiTime(std::string_view s) {
     if (r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(v)) {
       double secs = std::trunc(v);
       double ms = std::round((v - secs) * 1000.0);
-      if (std::fabs(secs) > 9.2e15) return Invalid("cannot parse \"" + str + "\" to a valid timestamp");
+      if (std::fabs(secs) > 9.2e15)
+        return Invalid("cannot parse \"" + str + "\" to a valid timestamp");
       return static_cast<int64_t>(secs) * 1000 + static_cast<int64_t>(ms);
     }
   }
@@ -142,7 +155,8 @@ Result<int64_t> ParseApiTime(std::string_view s) {
   std::tm tm{};
   int y, mo, d, h, mi, sec;
   int n = 0;
-  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && n == 19) {
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 &&
+      n == 19) {
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
     tm.tm_mday = d;
@@ -186,7 +200,8 @@ Result<int64_t> ParseApiDuration(std::string_view s) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec == std::errc() && r.ptr == s.data() + s.size()) {
     if (!std::isfinite(v) || std::fabs(v * 1000) > 9.2e18)
-      return Invalid("cannot parse \"" + std::string(s) + "\" to a valid duration. It overflows int64");
+      return Invalid("cannot parse \"" + std::string(s) +
+                     "\" to a valid duration. It overflows int64");
     return static_cast<int64_t>(std::round(v * 1000));
   }
   auto d = promql::ParseDuration(s);
@@ -249,8 +264,9 @@ HttpApi::HttpApi(Storage* storage, const promql::Engine* engine, ApiProviders pr
     : storage_(storage), engine_(engine), providers_(std::move(providers)) {}
 
 std::vector<std::string> HttpApi::Endpoints() {
-  return {"query", "query_range", "query_exemplars", "series", "labels", "label", "metadata",
-          "targets", "rules", "alerts", "status", "format_query", "parse_query", "write"};
+  return {"query",  "query_range",  "query_exemplars", "series", "labels",
+          "label",  "metadata",     "targets",         "rules",  "alerts",
+          "status", "format_query", "parse_query",     "write"};
 }
 
 void HttpApi::Mount(net::Router& router) {
@@ -279,7 +295,8 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
 
   if (endpoint == "query" || endpoint == "query_range") {
     std::string q = p.Get("query");
-    if (!p.Has("query")) return ReplyError(w, ErrorType::kBadData, InvalidParam("query", "query must not be empty"));
+    if (!p.Has("query"))
+      return ReplyError(w, ErrorType::kBadData, InvalidParam("query", "query must not be empty"));
     promql::QueryError err{};
     auto querier = storage_->NewQuerier();
     Result<promql::QueryResult> res = Invalid("");
@@ -289,25 +306,33 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
       res = engine_->Instant(*querier, q, *t, &err);
     } else {
       auto start = TimeParam(p, "start", 0);
-      if (!p.Has("start")) start = Invalid(InvalidParam("start", "cannot parse \"\" to a valid timestamp"));
+      if (!p.Has("start"))
+        start = Invalid(InvalidParam("start", "cannot parse \"\" to a valid timestamp"));
       if (!start.ok()) return ReplyError(w, ErrorType::kBadData, start.status().message());
       auto end = TimeParam(p, "end", 0);
-      if (!p.Has("end")) end = Invalid(InvalidParam("end", "cannot parse \"\" to a valid timestamp"));
+      if (!p.Has("end"))
+        end = Invalid(InvalidParam("end", "cannot parse \"\" to a valid timestamp"));
       if (!end.ok()) return ReplyError(w, ErrorType::kBadData, end.status().message());
       if (*end < *start)
-        return ReplyError(w, ErrorType::kBadData, InvalidParam("end", "end timestamp must not be before start time"));
+        return ReplyError(w, ErrorType::kBadData,
+                          InvalidParam("end", "end timestamp must not be before start time"));
       auto step = ParseApiDuration(p.Get("step"));
-      if (!step.ok()) return ReplyError(w, ErrorType::kBadData, InvalidParam("step", step.status().message()));
+      if (!step.ok())
+        return ReplyError(w, ErrorType::kBadData, InvalidParam("step", step.status().message()));
       if (*step <= 0)
         return ReplyError(w, ErrorType::kBadData,
-                          InvalidParam("step", "zero or negative query resolution step widths are not accepted. Try a positive integer"));
+                          InvalidParam("step",
+                                       "zero or negative query resolution step widths are not "
+                                       "accepted. Try a positive integer"));
       if ((*end - *start) / *step > kMaxPointsPerSeries)
         return ReplyError(w, ErrorType::kBadData,
-                          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+                          "exceeded maximum resolution of 11,000 points per timeseries. Try "
+                          "decreasing the query resolution (?step=XX)");
       res = engine_->Range(*querier, q, *start, *end, *step, &err);
     }
     if (!res.ok()) {
-      std::string msg = err.type == ErrorType::kBadData && res.status().message().find("parse error") != std::string::npos
+      std::string msg = err.type == ErrorType::kBadData &&
+                                res.status().message().find("parse error") != std::string::npos
                             ? InvalidParam("query", res.status().message())
                             : res.status().message();
       return ReplyError(w, err.type, msg);
@@ -340,14 +365,18 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
     std::vector<std::vector<Matcher>> sets;
     for (const auto& m : p.List("match[]")) {
       auto ms = promql::ParseMatchers(m);
-      if (!ms.ok()) return ReplyError(w, ErrorType::kBadData, InvalidParam("match[]", ms.status().message()));
+      if (!ms.ok())
+        return ReplyError(w, ErrorType::kBadData, InvalidParam("match[]", ms.status().message()));
       sets.push_back(std::move(*ms));
     }
     int64_t limit = 0;
     if (p.Has("limit")) {
-      auto l = std::from_chars(p.Get("limit").data(), p.Get("limit").data() + p.Get("limit").size(), limit);
+      auto l = std::from_chars(p.Get("limit").data(), p.Get("limit").data() + p.Get("limit").size(),
+                               limit);
       if (l.ec != std::errc() || limit < 0)
-        return ReplyError(w, ErrorType::kBadData, InvalidParam("limit", "cannot parse \"" + p.Get("limit") + "\": invalid syntax"));
+        return ReplyError(
+            w, ErrorType::kBadData,
+            InvalidParam("limit", "cannot parse \"" + p.Get("limit") + "\": invalid syntax"));
     }
     auto querier = storage_->NewQuerier();
     if (endpoint == "series") {
@@ -383,9 +412,16 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
             size_t close = name.find('_', i + 1);
             if (close == std::string::npos) break;
             unsigned cp = std::stoul(name.substr(i + 1, close - i - 1), nullptr, 16);
-            if (cp < 0x80) dec += static_cast<char>(cp);
-            else if (cp < 0x800) { dec += static_cast<char>(0xc0 | (cp >> 6)); dec += static_cast<char>(0x80 | (cp & 0x3f)); }
-            else { dec += static_cast<char>(0xe0 | (cp >> 12)); dec += static_cast<char>(0x80 | ((cp >> 6) & 0x3f)); dec += static_cast<char>(0x80 | (cp & 0x3f)); }
+            if (cp < 0x80)
+              dec += static_cast<char>(cp);
+            else if (cp < 0x800) {
+              dec += static_cast<char>(0xc0 | (cp >> 6));
+              dec += static_cast<char>(0x80 | (cp & 0x3f));
+            } else {
+              dec += static_cast<char>(0xe0 | (cp >> 12));
+              dec += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+              dec += static_cast<char>(0x80 | (cp & 0x3f));
+            }
             i = close;
           } else {
             dec += name[i];
@@ -411,7 +447,8 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
 
   if (endpoint == "format_query") {
     auto e = promql::Parse(p.Get("query"));
-    if (!e.ok()) return ReplyError(w, ErrorType::kBadData, InvalidParam("query", e.status().message()));
+    if (!e.ok())
+      return ReplyError(w, ErrorType::kBadData, InvalidParam("query", e.status().message()));
     return ReplyData(w, promql::Format(**e));
   }
 
@@ -420,25 +457,38 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
   if (endpoint == "metadata") {
     int limit = -1;
     if (p.Has("limit")) limit = std::atoi(p.Get("limit").c_str());
-    return ReplyData(w, providers_.metadata ? providers_.metadata(p.Get("metric"), limit) : Json::object());
+    return ReplyData(
+        w, providers_.metadata ? providers_.metadata(p.Get("metric"), limit) : Json::object());
   }
   if (endpoint == "targets") {
     return ReplyData(w, providers_.targets ? providers_.targets()
-                                           : Json{{"activeTargets", Json::array()}, {"droppedTargets", Json::array()}});
+                                           : Json{{"activeTargets", Json::array()},
+                                                  {"droppedTargets", Json::array()}});
   }
   if (endpoint == "targets/metadata") return ReplyData(w, Json::array());
-  if (endpoint == "rules") return ReplyData(w, providers_.rules ? providers_.rules() : Json{{"groups", Json::array()}});
-  if (endpoint == "alerts") return ReplyData(w, providers_.alerts ? providers_.alerts() : Json{{"alerts", Json::array()}});
+  if (endpoint == "rules")
+    return ReplyData(w, providers_.rules ? providers_.rules() : Json{{"groups", Json::array()}});
+  if (endpoint == "alerts")
+    return ReplyData(w, providers_.alerts ? providers_.alerts() : Json{{"alerts", Json::array()}});
 
   if (endpoint == "status/buildinfo") {
-    return ReplyData(w, Json{{"version", "3.0.0"}, {"revision", "berth"}, {"branch", "main"},
-                             {"buildUser", "berth"}, {"buildDate", "20261127-00:00:00"},
+    return ReplyData(w, Json{{"version", "3.0.0"},
+                             {"revision", "berth"},
+                             {"branch", "main"},
+                             {"buildUser", "berth"},
+                             {"buildDate", "20261127-00:00:00"},
                              {"goVersion", "n/a"}});
   }
   if (endpoint == "status/runtimeinfo") {
-    return ReplyData(w, Json{{"startTime", ""}, {"CWD", "/"}, {"reloadConfigSuccess", true},
-                             {"lastConfigTime", ""}, {"corruptionCount", 0}, {"goroutineCount", 0},
-                             {"GOMAXPROCS", 0}, {"GOGC", ""}, {"GODEBUG", ""},
+    return ReplyData(w, Json{{"startTime", ""},
+                             {"CWD", "/"},
+                             {"reloadConfigSuccess", true},
+                             {"lastConfigTime", ""},
+                             {"corruptionCount", 0},
+                             {"goroutineCount", 0},
+                             {"GOMAXPROCS", 0},
+                             {"GOGC", ""},
+                             {"GODEBUG", ""},
                              {"storageRetention", "15d"}});
   }
   if (endpoint == "status/flags") return ReplyData(w, Json::object());
@@ -449,7 +499,8 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
     if (!providers_.remote_write) return ReplyNotFound(w, endpoint);
     Status st = providers_.remote_write(req.body);
     if (!st.ok()) {
-      w.Reply(st.code() == Code::kInternal ? 500 : 400, {{"Content-Type", "text/plain"}}, st.message() + "\n");
+      w.Reply(st.code() == Code::kInternal ? 500 : 400, {{"Content-Type", "text/plain"}},
+              st.message() + "\n");
       return;
     }
     w.Reply(204, {}, "");

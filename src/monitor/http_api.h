@@ -24,10 +24,10 @@ namespace berth::monitor {
 // The parts of the API that other subsystems answer: scrape targets and
 // metric metadata (scrape/), rules and alerts (rules/), remote write.
 struct ApiProviders {
-  std::function<Json()> targets;                          // data of /api/v1/targets
+  std::function<Json()> targets;                                       // data of /api/v1/targets
   std::function<Json(const std::string& metric, int limit)> metadata;  // /api/v1/metadata
-  std::function<Json()> rules;                            // data of /api/v1/rules
-  std::function<Json()> alerts;                           // data of /api/v1/alerts
+  std::function<Json()> rules;                                         // data of /api/v1/rules
+  std::function<Json()> alerts;                                        // data of /api/v1/alerts
   // /api/v1/write: the decoded body's status (BadRequest → 400).
   std::function<Status(std::string_view snappy_protobuf)> remote_write;
 };

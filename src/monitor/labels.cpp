@@ -146,27 +146,23 @@ int Labels::Compare(const Labels& a, const Labels& b) {
   return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
-bool IsValidLabelName(std::string_view s) {
+namespace {
+
+bool IsLegacyName(std::string_view s, bool allow_colon) {
   if (s.empty()) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
+              (allow_colon && c == ':') || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
 }
 
-bool IsValidMetricName(std::string_view s) {
-  if (s.empty()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
+}  // namespace
+
+bool IsValidLabelName(std::string_view s) { return IsLegacyName(s, false); }
+bool IsValidMetricName(std::string_view s) { return IsLegacyName(s, true); }
 
 Result<Matcher> Matcher::Make(Op op, std::string name, std::string value) {
   Matcher m;
@@ -186,10 +182,14 @@ Result<Matcher> Matcher::Make(Op op, std::string name, std::string value) {
 
 bool Matcher::Matches(std::string_view v) const {
   switch (op_) {
-    case Op::kEq: return v == value_;
-    case Op::kNeq: return v != value_;
-    case Op::kRe: return RE2::FullMatch(v, *re_);
-    case Op::kNre: return !RE2::FullMatch(v, *re_);
+    case Op::kEq:
+      return v == value_;
+    case Op::kNeq:
+      return v != value_;
+    case Op::kRe:
+      return RE2::FullMatch(v, *re_);
+    case Op::kNre:
+      return !RE2::FullMatch(v, *re_);
   }
   return false;
 }
@@ -216,7 +216,8 @@ std::string QuoteString(std::string_view v) {
       // Keep well-formed UTF-8 sequences; escape stray bytes like Go does.
       size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
       bool ok = n > 0 && i + n <= v.size();
-      for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
+      for (size_t k = 1; ok && k < n; ++k)
+        ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
       if (ok) {
         out.append(v.substr(i, n));
         i += n;
@@ -229,15 +230,33 @@ std::string QuoteString(std::string_view v) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += "\\x";
@@ -258,10 +277,17 @@ std::string EscapeLabelValue(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -50,7 +50,8 @@ Result<std::unique_ptr<Monitor>> Monitor::Open(const Options& opts) {
   tsdb::Head* h = impl->head.get();
   metrics::GaugeFunc("prometheus_tsdb_head_series", "Series in the monitoring head block.",
                      [h] { return static_cast<double>(h->NumSeries()); });
-  metrics::GaugeFunc("prometheus_tsdb_head_chunks_bytes", "Bytes of compressed chunk data in the head.",
+  metrics::GaugeFunc("prometheus_tsdb_head_chunks_bytes",
+                     "Bytes of compressed chunk data in the head.",
                      [h] { return static_cast<double>(h->ChunkBytes()); });
   return std::unique_ptr<Monitor>(new Monitor(std::move(impl)));
 }
@@ -63,8 +64,7 @@ Status Monitor::Start() {
   self.interval_ms = impl_->opts.self_scrape_interval_ms;
   self.timeout_ms = std::min<int64_t>(10'000, self.interval_ms);
   BERTH_RETURN_IF_ERROR(impl_->scrapes->SetLocalPool(
-      self, Labels({{"__address__", impl_->opts.self_instance}}),
-      []() -> Result<scrape::Fetched> {
+      self, Labels({{"__address__", impl_->opts.self_instance}}), []() -> Result<scrape::Fetched> {
         return scrape::Fetched{metrics::Render(), "text/plain; version=0.0.4"};
       }));
   if (!impl_->opts.config_file.empty()) {
@@ -75,14 +75,18 @@ Status Monitor::Start() {
       return Invalid("monitor configuration " + impl_->opts.config_file + ": " + e.what());
     }
     auto jobs = scrape::ParseScrapeConfigs(root);
-    if (!jobs.ok()) return Invalid("monitor configuration " + impl_->opts.config_file + ": " + jobs.status().message());
+    if (!jobs.ok())
+      return Invalid("monitor configuration " + impl_->opts.config_file + ": " +
+                     jobs.status().message());
     for (const auto& j : *jobs) BERTH_RETURN_IF_ERROR(impl_->scrapes->SetPool(j.config, j.targets));
   }
   impl_->scrapes->Start();
   return Status::Ok();
 }
 
-void Monitor::set_self_instance(const std::string& host_port) { impl_->opts.self_instance = host_port; }
+void Monitor::set_self_instance(const std::string& host_port) {
+  impl_->opts.self_instance = host_port;
+}
 
 void Monitor::Stop() {
   if (impl_->scrapes) impl_->scrapes->Stop();

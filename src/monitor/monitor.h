@@ -17,7 +17,7 @@ class Router;
 namespace berth::monitor {
 
 struct Options {
-  std::string dir;                       // DATA/monitor: the TSDB (and its WAL)
+  std::string dir;  // DATA/monitor: the TSDB (and its WAL)
   int64_t retention_ms = 15LL * 24 * 3600 * 1000;
   int64_t self_scrape_interval_ms = 15'000;
   // The `instance` label of Berth's own metrics (host:port).

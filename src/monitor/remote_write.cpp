@@ -42,14 +42,18 @@ class Reader {
     uint64_t v;
     std::string_view s;
     switch (wire) {
-      case 0: return Varint(&v);
-      case 1: return Fixed64(&v);
-      case 2: return Bytes(&s);
+      case 0:
+        return Varint(&v);
+      case 1:
+        return Fixed64(&v);
+      case 2:
+        return Bytes(&s);
       case 5:
         if (b_.size() - p_ < 4) return false;
         p_ += 4;
         return true;
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -58,7 +62,9 @@ class Reader {
   size_t p_ = 0;
 };
 
-Status Malformed(const std::string& what) { return BadRequest("malformed remote write request: " + what); }
+Status Malformed(const std::string& what) {
+  return BadRequest("malformed remote write request: " + what);
+}
 
 Status DecodeSeries(std::string_view msg, SeriesSamples* out) {
   Reader r(msg);
@@ -141,7 +147,8 @@ Result<std::vector<SeriesSamples>> DecodeRemoteWrite(std::string_view body) {
   size_t n = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &n))
     return Malformed("the body is not snappy-compressed");
-  if (n > (256u << 20)) return Status(Code::kRequestTooLarge, "remote write request over 256 MiB uncompressed");
+  if (n > (256u << 20))
+    return Status(Code::kRequestTooLarge, "remote write request over 256 MiB uncompressed");
   std::string raw;
   if (!snappy::Uncompress(body.data(), body.size(), &raw)) return Malformed("corrupt snappy data");
   std::vector<SeriesSamples> out;
@@ -173,7 +180,8 @@ Status ReceiveRemoteWrite(std::string_view body, Storage* storage, RemoteWriteSt
       Status st = app->Append(s.labels, smp.t, smp.v);
       if (!st.ok()) {
         app->Rollback();
-        return BadRequest(st.message() + " for series " + s.labels.String() + " at " + std::to_string(smp.t));
+        return BadRequest(st.message() + " for series " + s.labels.String() + " at " +
+                          std::to_string(smp.t));
       }
       ++n;
     }

@@ -23,7 +23,8 @@ Result<std::vector<SeriesSamples>> DecodeRemoteWrite(std::string_view body);
 
 // Decodes and appends every sample in one batch: all of the request is
 // stored, or (on any rejected sample, e.g. out of order) none of it.
-Status ReceiveRemoteWrite(std::string_view body, Storage* storage, RemoteWriteStats* stats = nullptr);
+Status ReceiveRemoteWrite(std::string_view body, Storage* storage,
+                          RemoteWriteStats* stats = nullptr);
 
 // The inverse of DecodeRemoteWrite (tests, and a remote-write sender).
 std::string EncodeRemoteWrite(const std::vector<SeriesSamples>& series);

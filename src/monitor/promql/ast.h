@@ -22,8 +22,16 @@ struct PosRange {
 };
 
 enum class NodeKind {
-  kNumber, kString, kVectorSelector, kMatrixSelector, kSubquery,
-  kCall, kAggregate, kBinary, kUnary, kParen,
+  kNumber,
+  kString,
+  kVectorSelector,
+  kMatrixSelector,
+  kSubquery,
+  kCall,
+  kAggregate,
+  kBinary,
+  kUnary,
+  kParen,
 };
 
 struct Expr;
@@ -72,9 +80,9 @@ struct VectorSelector : Expr {
   std::vector<Matcher> matchers;  // includes __name__="name" when name is set
   Duration offset;                // positive = into the past; may be negative
   AtModifier at = AtModifier::kNone;
-  int64_t at_ms = 0;              // for kTimestamp
-  bool anchored = false;          // experimental `anchored` modifier
-  bool smoothed = false;          // experimental `smoothed` modifier
+  int64_t at_ms = 0;      // for kTimestamp
+  bool anchored = false;  // experimental `anchored` modifier
+  bool smoothed = false;  // experimental `smoothed` modifier
   ValueType Type() const override { return ValueType::kVector; }
 };
 
@@ -117,8 +125,20 @@ struct Call : Expr {
 };
 
 enum class AggOp {
-  kSum, kAvg, kCount, kMin, kMax, kGroup, kStddev, kStdvar, kTopk, kBottomk,
-  kCountValues, kQuantile, kLimitk, kLimitRatio,
+  kSum,
+  kAvg,
+  kCount,
+  kMin,
+  kMax,
+  kGroup,
+  kStddev,
+  kStdvar,
+  kTopk,
+  kBottomk,
+  kCountValues,
+  kQuantile,
+  kLimitk,
+  kLimitRatio,
 };
 const char* AggOpName(AggOp op);
 
@@ -126,18 +146,32 @@ struct AggregateExpr : Expr {
   AggregateExpr() : Expr(NodeKind::kAggregate) {}
   AggOp op = AggOp::kSum;
   ExprPtr expr;
-  ExprPtr param;                  // topk/bottomk/quantile/count_values/limitk/limit_ratio
+  ExprPtr param;  // topk/bottomk/quantile/count_values/limitk/limit_ratio
   std::vector<std::string> grouping;
   bool without = false;
-  bool by = false;                // `by ()` given explicitly
+  bool by = false;  // `by ()` given explicitly
   ValueType Type() const override { return ValueType::kVector; }
 };
 
 enum class BinOp {
-  kAdd, kSub, kMul, kDiv, kMod, kPow, kAtan2,
-  kTrimUpper, kTrimLower,  // native histogram trim operators "</" and ">/"
-  kEql, kNeq, kGtr, kLss, kGte, kLte,
-  kAnd, kOr, kUnless,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,
+  kAtan2,
+  kTrimUpper,
+  kTrimLower,  // native histogram trim operators "</" and ">/"
+  kEql,
+  kNeq,
+  kGtr,
+  kLss,
+  kGte,
+  kLte,
+  kAnd,
+  kOr,
+  kUnless,
 };
 const char* BinOpName(BinOp op);
 inline bool IsComparison(BinOp op) { return op >= BinOp::kEql && op <= BinOp::kLte; }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/strings.h"
 #include "monitor/promql/eval.h"
 #include "monitor/promql/parser.h"
 
@@ -136,10 +137,14 @@ Status Evaluator::CheckDeadline() const {
 
 std::optional<int64_t> Evaluator::AtTime(AtModifier at, int64_t at_ms) const {
   switch (at) {
-    case AtModifier::kNone: return std::nullopt;
-    case AtModifier::kTimestamp: return at_ms;
-    case AtModifier::kStart: return ctx_.query_start;
-    case AtModifier::kEnd: return ctx_.query_end;
+    case AtModifier::kNone:
+      return std::nullopt;
+    case AtModifier::kTimestamp:
+      return at_ms;
+    case AtModifier::kStart:
+      return ctx_.query_start;
+    case AtModifier::kEnd:
+      return ctx_.query_end;
   }
   return std::nullopt;
 }
@@ -150,8 +155,10 @@ namespace {
 // step(), range(), min() and max().
 Result<double> DurationSeconds(const Expr& e, const Evaluator& ev) {
   switch (e.kind) {
-    case NodeKind::kNumber: return static_cast<const NumberLiteral&>(e).val;
-    case NodeKind::kParen: return DurationSeconds(*static_cast<const ParenExpr&>(e).expr, ev);
+    case NodeKind::kNumber:
+      return static_cast<const NumberLiteral&>(e).val;
+    case NodeKind::kParen:
+      return DurationSeconds(*static_cast<const ParenExpr&>(e).expr, ev);
     case NodeKind::kUnary: {
       const auto& u = static_cast<const UnaryExpr&>(e);
       auto v = DurationSeconds(*u.expr, ev);
@@ -165,17 +172,22 @@ Result<double> DurationSeconds(const Expr& e, const Evaluator& ev) {
       auto r = DurationSeconds(*b.rhs, ev);
       if (!r.ok()) return r;
       switch (b.op) {
-        case BinOp::kAdd: return *l + *r;
-        case BinOp::kSub: return *l - *r;
-        case BinOp::kMul: return *l * *r;
+        case BinOp::kAdd:
+          return *l + *r;
+        case BinOp::kSub:
+          return *l - *r;
+        case BinOp::kMul:
+          return *l * *r;
         case BinOp::kDiv:
           if (*r == 0) return Invalid("division by zero");
           return *l / *r;
         case BinOp::kMod:
           if (*r == 0) return Invalid("modulo by zero");
           return std::fmod(*l, *r);
-        case BinOp::kPow: return std::pow(*l, *r);
-        default: return Invalid("unexpected operator in duration expression");
+        case BinOp::kPow:
+          return std::pow(*l, *r);
+        default:
+          return Invalid("unexpected operator in duration expression");
       }
     }
     case NodeKind::kCall: {
@@ -207,7 +219,8 @@ Result<double> DurationSeconds(const Expr& e, const Evaluator& ev) {
       }
       return Invalid("unexpected aggregation in duration expression");
     }
-    default: return Invalid("unexpected expression in duration expression");
+    default:
+      return Invalid("unexpected expression in duration expression");
   }
 }
 
@@ -248,15 +261,18 @@ double Evaluator::ScalarAt(const Value& v, size_t step, const Evaluator& ev) {
 Result<Value> Evaluator::Eval(const Expr& e) {
   if (Status st = CheckDeadline(); !st.ok()) return st;
   switch (e.kind) {
-    case NodeKind::kNumber: return ScalarValue(static_cast<const NumberLiteral&>(e).val);
+    case NodeKind::kNumber:
+      return ScalarValue(static_cast<const NumberLiteral&>(e).val);
     case NodeKind::kString: {
       Value v;
       v.type = ValueType::kString;
       v.str = static_cast<const StringLiteral&>(e).val;
       return v;
     }
-    case NodeKind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr);
-    case NodeKind::kUnary: return EvalUnary(static_cast<const UnaryExpr&>(e));
+    case NodeKind::kParen:
+      return Eval(*static_cast<const ParenExpr&>(e).expr);
+    case NodeKind::kUnary:
+      return EvalUnary(static_cast<const UnaryExpr&>(e));
     case NodeKind::kVectorSelector:
       return EvalVectorSelector(static_cast<const VectorSelector&>(e), false);
     case NodeKind::kMatrixSelector:
@@ -275,19 +291,26 @@ Result<Value> Evaluator::Eval(const Expr& e) {
       }
       return v;
     }
-    case NodeKind::kCall: return EvalCall(static_cast<const Call&>(e));
-    case NodeKind::kAggregate: return EvalAggregate(static_cast<const AggregateExpr&>(e));
-    case NodeKind::kBinary: return EvalBinary(static_cast<const BinaryExpr&>(e));
+    case NodeKind::kCall:
+      return EvalCall(static_cast<const Call&>(e));
+    case NodeKind::kAggregate:
+      return EvalAggregate(static_cast<const AggregateExpr&>(e));
+    case NodeKind::kBinary:
+      return EvalBinary(static_cast<const BinaryExpr&>(e));
   }
   return Internal("unknown expression node");
 }
 
 Result<RangeValue> Evaluator::EvalRange(const Expr& e) {
   switch (e.kind) {
-    case NodeKind::kParen: return EvalRange(*static_cast<const ParenExpr&>(e).expr);
-    case NodeKind::kMatrixSelector: return EvalMatrixSelector(static_cast<const MatrixSelector&>(e));
-    case NodeKind::kSubquery: return EvalSubquery(static_cast<const SubqueryExpr&>(e));
-    default: return Internal("expected a range vector");
+    case NodeKind::kParen:
+      return EvalRange(*static_cast<const ParenExpr&>(e).expr);
+    case NodeKind::kMatrixSelector:
+      return EvalMatrixSelector(static_cast<const MatrixSelector&>(e));
+    case NodeKind::kSubquery:
+      return EvalSubquery(static_cast<const SubqueryExpr&>(e));
+    default:
+      return Internal("expected a range vector");
   }
 }
 
@@ -410,20 +433,34 @@ namespace {
 // The value of `l op r` and whether a filtering comparison keeps it.
 inline std::pair<double, bool> ElemBinop(BinOp op, double l, double r) {
   switch (op) {
-    case BinOp::kAdd: return {l + r, true};
-    case BinOp::kSub: return {l - r, true};
-    case BinOp::kMul: return {l * r, true};
-    case BinOp::kDiv: return {l / r, true};
-    case BinOp::kMod: return {std::fmod(l, r), true};
-    case BinOp::kPow: return {std::pow(l, r), true};
-    case BinOp::kAtan2: return {std::atan2(l, r), true};
-    case BinOp::kEql: return {l, l == r};
-    case BinOp::kNeq: return {l, l != r};
-    case BinOp::kGtr: return {l, l > r};
-    case BinOp::kLss: return {l, l < r};
-    case BinOp::kGte: return {l, l >= r};
-    case BinOp::kLte: return {l, l <= r};
-    default: return {0, false};
+    case BinOp::kAdd:
+      return {l + r, true};
+    case BinOp::kSub:
+      return {l - r, true};
+    case BinOp::kMul:
+      return {l * r, true};
+    case BinOp::kDiv:
+      return {l / r, true};
+    case BinOp::kMod:
+      return {std::fmod(l, r), true};
+    case BinOp::kPow:
+      return {std::pow(l, r), true};
+    case BinOp::kAtan2:
+      return {std::atan2(l, r), true};
+    case BinOp::kEql:
+      return {l, l == r};
+    case BinOp::kNeq:
+      return {l, l != r};
+    case BinOp::kGtr:
+      return {l, l > r};
+    case BinOp::kLss:
+      return {l, l < r};
+    case BinOp::kGte:
+      return {l, l >= r};
+    case BinOp::kLte:
+      return {l, l <= r};
+    default:
+      return {0, false};
   }
 }
 
@@ -431,9 +468,7 @@ bool DropsName(BinOp op, bool return_bool) { return !IsComparison(op) || return_
 
 // The labels a series is matched by: the on(...) labels, or all but the
 // ignoring(...) labels and the name.
-uint64_t Signature(const Labels& l, const VectorMatching& m) {
-  return l.HashFor(m.labels, !m.on);
-}
+uint64_t Signature(const Labels& l, const VectorMatching& m) { return l.HashFor(m.labels, !m.on); }
 
 Labels MatchGroup(const Labels& l, const VectorMatching& m) {
   return m.on ? l.Keep(m.labels) : l.Drop(m.labels).WithoutName();
@@ -562,10 +597,11 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
         const Labels* a = &one.series[one_items[k].idx].metric;
         const Labels* d = &one.series[one_items[it->second].idx].metric;
         if (*d < *a) std::swap(a, d);
-        return Invalid("found duplicate series for the match group " + MatchGroup(*a, m).String() +
-                       " on the " + (swap ? "left" : "right") +
-                       " hand-side of the operation: [" + a->String() + ", " + d->String() +
-                       "];many-to-many matching not allowed: matching labels must be unique on one side");
+        return Invalid(
+            "found duplicate series for the match group " + MatchGroup(*a, m).String() +
+            " on the " + (swap ? "left" : "right") + " hand-side of the operation: [" +
+            a->String() + ", " + d->String() +
+            "];many-to-many matching not allowed: matching labels must be unique on one side");
       }
     }
     std::unordered_map<uint64_t, std::unordered_set<uint64_t>> matched;
@@ -593,7 +629,8 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
         drop_name = drop || ms->drop_name;
       } else {
         metric = ms->metric;
-        for (const auto& name : m.include) metric = metric.With(name, os ? os->metric.Get(name) : "");
+        for (const auto& name : m.include)
+          metric = metric.With(name, os ? os->metric.Get(name) : "");
         drop_name = drop || ms->drop_name;
       }
       if (ms != nullptr && m.card != Cardinality::kOneToOne) {
@@ -638,20 +675,6 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
 
 namespace {
 
-// Prometheus 3 accepts any non-empty valid UTF-8 label name.
-bool ValidUtf8Name(std::string_view s) {
-  if (s.empty()) return false;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-    if (!ok) return false;
-    i += n;
-  }
-  return true;
-}
-
 struct Group {
   const Labels* labels = nullptr;  // the group's output labels
   bool drop_name = false;          // `by (__name__)` over a series whose name goes
@@ -676,7 +699,8 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
     param = std::move(*p);
     if (a.op == AggOp::kCountValues) {
       label = param.str;
-      if (!ValidUtf8Name(label)) return Invalid("invalid label name " + QuoteString(label));
+      if (label.empty() || !IsValidUtf8(label))
+        return Invalid("invalid label name " + QuoteString(label));
     }
   }
 
@@ -739,19 +763,28 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
         g.count = 1;
         switch (a.op) {
           case AggOp::kStddev:
-          case AggOp::kStdvar: g.value = std::isfinite(x.v) ? 0 : std::nan(""); break;
-          case AggOp::kQuantile: g.values.push_back(x.v); break;
-          case AggOp::kCountValues: g.counts[FormatFloat(x.v)] = 1; break;
+          case AggOp::kStdvar:
+            g.value = std::isfinite(x.v) ? 0 : std::nan("");
+            break;
+          case AggOp::kQuantile:
+            g.values.push_back(x.v);
+            break;
+          case AggOp::kCountValues:
+            g.counts[FormatFloat(x.v)] = 1;
+            break;
           case AggOp::kTopk:
           case AggOp::kBottomk:
-          case AggOp::kLimitk: g.top.push_back({x.v, si}); break;
+          case AggOp::kLimitk:
+            g.top.push_back({x.v, si});
+            break;
           case AggOp::kLimitRatio: {
             double off = static_cast<double>(x.src->metric.Hash()) /
                          static_cast<double>(std::numeric_limits<uint64_t>::max());
             if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p)) g.top.push_back({x.v, si});
             break;
           }
-          default: break;
+          default:
+            break;
         }
         continue;
       }
@@ -759,7 +792,9 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
       g.count += 1;
       g.drop_name = g.drop_name || x.src->drop_name;
       switch (a.op) {
-        case AggOp::kSum: g.value = KahanAdd(x.v, g.value, g.c); break;
+        case AggOp::kSum:
+          g.value = KahanAdd(x.v, g.value, g.c);
+          break;
         case AggOp::kAvg: {
           if (!g.incremental) {
             double c = g.c;
@@ -780,7 +815,8 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
           break;
         }
         case AggOp::kCount:
-        case AggOp::kGroup: break;
+        case AggOp::kGroup:
+          break;
         case AggOp::kMin:
           if (g.value > x.v || std::isnan(g.value)) g.value = x.v;
           break;
@@ -796,10 +832,16 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
           g.value += delta * (x.v - (g.mean + g.c));
           break;
         }
-        case AggOp::kQuantile: g.values.push_back(x.v); break;
-        case AggOp::kCountValues: g.counts[FormatFloat(x.v)] += 1; break;
+        case AggOp::kQuantile:
+          g.values.push_back(x.v);
+          break;
+        case AggOp::kCountValues:
+          g.counts[FormatFloat(x.v)] += 1;
+          break;
         case AggOp::kTopk:
-        case AggOp::kBottomk: g.top.push_back({x.v, si}); break;
+        case AggOp::kBottomk:
+          g.top.push_back({x.v, si});
+          break;
         case AggOp::kLimitk:
           if (static_cast<int64_t>(g.top.size()) < k) g.top.push_back({x.v, si});
           break;
@@ -815,13 +857,27 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
     for (Group& g : groups) {
       double v = g.value;
       switch (a.op) {
-        case AggOp::kSum: v = g.value + g.c; break;
-        case AggOp::kAvg: v = g.incremental ? g.mean + g.c : g.value / g.count + g.c / g.count; break;
-        case AggOp::kCount: v = g.count; break;
-        case AggOp::kGroup: v = 1; break;
-        case AggOp::kStdvar: v = g.value / g.count; break;
-        case AggOp::kStddev: v = std::sqrt(g.value / g.count); break;
-        case AggOp::kQuantile: v = Quantile(p, std::move(g.values)); break;
+        case AggOp::kSum:
+          v = g.value + g.c;
+          break;
+        case AggOp::kAvg:
+          v = g.incremental ? g.mean + g.c : g.value / g.count + g.c / g.count;
+          break;
+        case AggOp::kCount:
+          v = g.count;
+          break;
+        case AggOp::kGroup:
+          v = 1;
+          break;
+        case AggOp::kStdvar:
+          v = g.value / g.count;
+          break;
+        case AggOp::kStddev:
+          v = std::sqrt(g.value / g.count);
+          break;
+        case AggOp::kQuantile:
+          v = Quantile(p, std::move(g.values));
+          break;
         case AggOp::kCountValues: {
           for (const auto& [val, cnt] : g.counts)
             if (Status e = col.Add(g.labels->With(label, val), false, ts, cnt); !e.ok()) return e;
@@ -848,7 +904,8 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
           }
           continue;
         }
-        default: break;
+        default:
+          break;
       }
       bool drop = g.drop_name && g.labels->Has(kMetricName);
       if (Status e = col.Add(*g.labels, drop, ts, v); !e.ok()) return e;
@@ -913,7 +970,8 @@ Status Finish(std::vector<Series>& series) {
                  series[j].points.end(), std::back_inserter(pts),
                  [](const Point& a, const Point& b) { return a.t < b.t; });
       for (size_t k = 1; k < pts.size(); ++k)
-        if (pts[k].t == pts[k - 1].t) return Invalid("vector cannot contain metrics with the same labelset");
+        if (pts[k].t == pts[k - 1].t)
+          return Invalid("vector cannot contain metrics with the same labelset");
       merged.points = std::move(pts);
     }
     out.push_back(std::move(merged));
@@ -958,8 +1016,8 @@ Result<QueryResult> Engine::RunInstant(Querier& q, const Expr& e, std::string_vi
                                        QueryError* err) const {
   internal::Annotations notes;
   int64_t in_use = 0;
-  Evaluator::Context ctx{&q,  &opts_, text, t, t, 0, &notes, &in_use,
-                         std::chrono::steady_clock::now() + opts_.timeout};
+  Evaluator::Context ctx{
+      &q, &opts_, text, t, t, 0, &notes, &in_use, std::chrono::steady_clock::now() + opts_.timeout};
   Evaluator ev(ctx, t, t, 1);
   auto v = ev.Eval(e);
   if (!v.ok()) return Fail(err, TypeOf(v.status()), v.status());
@@ -972,7 +1030,7 @@ Result<QueryResult> Engine::RunInstant(Querier& q, const Expr& e, std::string_vi
   switch (v->type) {
     case ValueType::kScalar:
       r.scalar = v->series.empty() || v->series[0].points.empty() ? Point{t, std::nan("")}
-                                                                   : v->series[0].points[0];
+                                                                  : v->series[0].points[0];
       break;
     case ValueType::kString:
       r.str = v->str;
@@ -985,7 +1043,8 @@ Result<QueryResult> Engine::RunInstant(Querier& q, const Expr& e, std::string_vi
     case ValueType::kMatrix:
       for (auto& s : v->series) r.matrix.push_back({std::move(s.metric), std::move(s.points)});
       break;
-    case ValueType::kNone: break;
+    case ValueType::kNone:
+      break;
   }
   return r;
 }
@@ -1006,8 +1065,9 @@ Result<QueryResult> Engine::RunRange(Querier& q, const Expr& e, std::string_view
     return Fail(err, ErrorType::kBadData, Invalid("end timestamp must not be before start time"));
   internal::Annotations notes;
   int64_t in_use = 0;
-  Evaluator::Context ctx{&q,  &opts_, text, start, end, step, &notes, &in_use,
-                         std::chrono::steady_clock::now() + opts_.timeout};
+  Evaluator::Context ctx{&q,     &opts_,  text,
+                         start,  end,     step,
+                         &notes, &in_use, std::chrono::steady_clock::now() + opts_.timeout};
   Evaluator ev(ctx, start, end, step);
   auto v = ev.Eval(e);
   if (!v.ok()) return Fail(err, TypeOf(v.status()), v.status());

@@ -39,10 +39,10 @@ using Matrix = std::vector<MatrixSeries>;
 
 struct QueryResult {
   ValueType type = ValueType::kNone;
-  Vector vector;      // kVector
-  Matrix matrix;      // kMatrix (range selectors at instant time; every range query)
-  Point scalar{};     // kScalar
-  std::string str;    // kString (with scalar.t as its time)
+  Vector vector;    // kVector
+  Matrix matrix;    // kMatrix (range selectors at instant time; every range query)
+  Point scalar{};   // kScalar
+  std::string str;  // kString (with scalar.t as its time)
   // Annotations, Prometheus's texts: "PromQL warning: ..." / "PromQL info: ...".
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
@@ -81,8 +81,8 @@ class Engine {
   // The same, over an already parsed tree (rules keep their parsed queries).
   Result<QueryResult> InstantExpr(Querier& q, const Expr& e, int64_t t,
                                   QueryError* err = nullptr) const;
-  Result<QueryResult> RangeExpr(Querier& q, const Expr& e, int64_t start, int64_t end,
-                                int64_t step, QueryError* err = nullptr) const;
+  Result<QueryResult> RangeExpr(Querier& q, const Expr& e, int64_t start, int64_t end, int64_t step,
+                                QueryError* err = nullptr) const;
 
  private:
   Result<QueryResult> RunInstant(Querier& q, const Expr& e, std::string_view text, int64_t t,

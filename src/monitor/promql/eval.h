@@ -36,7 +36,7 @@ struct Value {
 struct StepSample {
   const Series* src;  // labels and drop flag
   double v;
-  int64_t t;          // the step time
+  int64_t t;  // the step time
 };
 
 // A range vector: raw points of every series, and each step's window
@@ -79,7 +79,7 @@ class Evaluator {
   struct Context {
     Querier* querier;
     const EngineOptions* opts;
-    std::string_view query;  // for annotation positions
+    std::string_view query;                      // for annotation positions
     int64_t query_start, query_end, query_step;  // top-level, for @ start()/end(), step()
     Annotations* notes;
     int64_t* samples_in_use;

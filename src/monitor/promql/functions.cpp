@@ -11,6 +11,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "core/strings.h"
 #include "monitor/promql/eval.h"
 #include "monitor/regex_template.h"
 
@@ -169,16 +170,12 @@ struct Bucket {
   double count;
 };
 
-// Returns the quantile and whether the counts had to be made monotonic.
-double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
-  *forced = false;
-  if (std::isnan(q)) return kNaN;
-  if (q < 0) return -kInf;
-  if (q > 1) return kInf;
+// The buckets by bound, those with the same bound (e.g. "1" and "1.0") added
+// up; empty when there is no +Inf bucket (the histogram is unusable).
+std::vector<Bucket> SortedBuckets(std::vector<Bucket>& b) {
   std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
-  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return kNaN;
-  // Buckets with the same bound (e.g. "1" and "1.0") add up.
   std::vector<Bucket> c;
+  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return c;
   for (const auto& x : b) {
     if (!c.empty() && c.back().upper == x.upper) {
       c.back().count += x.count;
@@ -186,6 +183,17 @@ double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
       c.push_back(x);
     }
   }
+  return c;
+}
+
+// Returns the quantile and whether the counts had to be made monotonic.
+double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
+  *forced = false;
+  if (std::isnan(q)) return kNaN;
+  if (q < 0) return -kInf;
+  if (q > 1) return kInf;
+  std::vector<Bucket> c = SortedBuckets(b);
+  if (c.empty()) return kNaN;
   // Cumulative counts must not decrease; differences within float noise are
   // smoothed silently, real decreases are flattened and reported.
   double prev = c[0].count;
@@ -224,16 +232,8 @@ double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
 // inside finite buckets; a bucket reaching to ±Inf counts only when the range
 // covers it whole. The first bucket starts at 0 when its bound is positive.
 double BucketFraction(double lower, double upper, std::vector<Bucket>& b) {
-  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
-  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return kNaN;
-  std::vector<Bucket> c;
-  for (const auto& x : b) {
-    if (!c.empty() && c.back().upper == x.upper) {
-      c.back().count += x.count;
-    } else {
-      c.push_back(x);
-    }
-  }
+  std::vector<Bucket> c = SortedBuckets(b);
+  if (c.empty()) return kNaN;
   double total = c.back().count;
   if (total == 0 || std::isnan(lower) || std::isnan(upper)) return kNaN;
   if (lower >= upper) return 0;
@@ -271,19 +271,6 @@ std::optional<double> ParseFloat(std::string_view s) {
   auto r = std::from_chars(t.data(), t.data() + t.size(), v);
   if (r.ec != std::errc() || r.ptr != t.data() + t.size()) return std::nullopt;
   return v;
-}
-
-bool ValidUtf8(std::string_view s) {
-  if (s.empty()) return false;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-    if (!ok) return false;
-    i += n;
-  }
-  return true;
 }
 
 // ---- natural sort (sort_by_label) -----------------------------------------------
@@ -370,7 +357,9 @@ const std::unordered_map<std::string, MathFn>& MathFunctions() {
       {"ln", [](double v) { return std::log(v); }},
       {"log2", [](double v) { return std::log2(v); }},
       {"log10", [](double v) { return std::log10(v); }},
-      {"sgn", [](double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : v; }},
+      {"sgn", [](double v) { return v > 0   ? 1.0
+                                    : v < 0 ? -1.0
+                                            : v; }},
       {"acos", [](double v) { return std::acos(v); }},
       {"acosh", [](double v) { return std::acosh(v); }},
       {"asin", [](double v) { return std::asin(v); }},
@@ -461,8 +450,8 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     return scalar_series([&](size_t i) { return out[i]; });
   }
 
-  static const char* kTimeFns[] = {"minute", "hour", "day_of_week", "day_of_month",
-                                   "day_of_year", "month", "year", "days_in_month"};
+  static const char* kTimeFns[] = {"minute",      "hour",  "day_of_week", "day_of_month",
+                                   "day_of_year", "month", "year",        "days_in_month"};
   if (std::find(std::begin(kTimeFns), std::end(kTimeFns), name) != std::end(kTimeFns)) {
     if (c.args.empty()) {
       Value v;
@@ -564,7 +553,8 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       o.set_log_errors(false);
       RE2 re("^(?:" + strs[3] + ")$", o);
       if (!re.ok()) return Invalid("invalid regular expression in label_replace(): " + strs[3]);
-      if (!ValidUtf8(dst)) return Invalid("invalid destination label name in label_replace(): " + dst);
+      if (dst.empty() || !IsValidUtf8(dst))
+        return Invalid("invalid destination label name in label_replace(): " + dst);
       std::string res;
       for (const auto& s : v->series) {
         if (MatchAndExpand(re, s.metric.Get(strs[2]), strs[1], &res)) {
@@ -574,9 +564,11 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
         }
       }
     } else {
-      if (!ValidUtf8(dst)) return Invalid("invalid destination label name in label_join(): " + dst);
+      if (dst.empty() || !IsValidUtf8(dst))
+        return Invalid("invalid destination label name in label_join(): " + dst);
       for (size_t k = 2; k < strs.size(); ++k)
-        if (!ValidUtf8(strs[k])) return Invalid("invalid source label name in label_join(): " + strs[k]);
+        if (strs[k].empty() || !IsValidUtf8(strs[k]))
+          return Invalid("invalid source label name in label_join(): " + strs[k]);
       for (const auto& s : v->series) {
         std::string joined;
         for (size_t k = 2; k < strs.size(); ++k) {
@@ -608,8 +600,9 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     auto v = Eval(*c.args[0]);
     if (!v.ok()) return v;
     if (ctx_.query_step > 0) {
-      ctx_.notes->Warn("sort is ineffective for range queries since results are always ordered by labels",
-                       c.pos, ctx_.query);
+      ctx_.notes->Warn(
+          "sort is ineffective for range queries since results are always ordered by labels", c.pos,
+          ctx_.query);
       return v;
     }
     if (n != 1) return v;  // order means nothing across the steps of a subquery
@@ -643,7 +636,8 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     return v;
   }
 
-  if (name == "histogram_quantile" || name == "histogram_fraction" || name == "histogram_quantiles") {
+  if (name == "histogram_quantile" || name == "histogram_fraction" ||
+      name == "histogram_quantiles") {
     const bool fraction = name == "histogram_fraction";
     const bool multi = name == "histogram_quantiles";
     // The quantiles (one, or several for histogram_quantiles), the upper
@@ -686,7 +680,8 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       key[i] = m.Without("le").Hash();
       group[i] = m.Without("le").WithoutName();
       if (multi && group[i].Has(qlabel))
-        return Invalid("label " + QuoteString(qlabel) + " of histogram_quantiles() is already in the input labels");
+        return Invalid("label " + QuoteString(qlabel) +
+                       " of histogram_quantiles() is already in the input labels");
     }
     const Series* base = v->series.data();
     SeriesCollector col;
@@ -736,8 +731,10 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
         if (forced)
           ctx_.notes->Info(
               "input to histogram_quantile needed to be fixed for monotonicity (see "
-              "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
-              "for metric name " + QuoteString(v->series[si].metric.Name()),
+              "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+              "#histogram_quantile) "
+              "for metric name " +
+                  QuoteString(v->series[si].metric.Name()),
               vec_arg.pos, ctx_.query);
       }
       return Status::Ok();
@@ -817,9 +814,11 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       std::string_view mn = s.metric.Name();
       if (!mn.empty() && !EndsWith(mn, "_total") && !EndsWith(mn, "_sum") &&
           !EndsWith(mn, "_count") && !EndsWith(mn, "_bucket"))
-        ctx_.notes->Info("metric might not be a counter, name does not end in "
-                         "_total/_sum/_count/_bucket: " + QuoteString(mn),
-                         c.args[static_cast<size_t>(matrix_arg)]->pos, ctx_.query);
+        ctx_.notes->Info(
+            "metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: " +
+                QuoteString(mn),
+            c.args[static_cast<size_t>(matrix_arg)]->pos, ctx_.query);
     }
   }
   if (name == "quantile_over_time") {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "core/strings.h"
+
 namespace berth::monitor::scrape {
 namespace {
 
@@ -31,40 +33,6 @@ struct CharTables {
 constexpr CharTables kChars;
 
 inline unsigned char U(char c) { return static_cast<unsigned char>(c); }
-
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned char c = U(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = U(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-      return false;
-    i += len;
-  }
-  return true;
-}
 
 size_t Runes(std::string_view s) {
   size_t n = 0;
@@ -290,7 +258,7 @@ Status ExpositionParser::ParseComment(std::string_view l, size_t i, Entry* out) 
       while (j < l.size() && (l[j] == ' ' || l[j] == '\t')) ++j;
     std::string_view text = l.substr(std::min(j, l.size()));
     meta_text_ = {text, text.find('\\') != std::string_view::npos};
-    if (!ValidUtf8(text)) return Fail("invalid UTF-8 in HELP");
+    if (!IsValidUtf8(text)) return Fail("invalid UTF-8 in HELP");
   } else if (kind == Entry::kType) {
     while (j < l.size() && (l[j] == ' ' || (!om && l[j] == '\t'))) ++j;
     std::string_view t = Trim(l.substr(std::min(j, l.size())));
@@ -355,7 +323,7 @@ Status ExpositionParser::ParseString(std::string_view l, size_t* i, Piece* out) 
   }
   *out = {l.substr(start, j - start), escaped};
   *i = j + 1;
-  if (high && !ValidUtf8(out->s)) return Fail("invalid UTF-8 in quoted string");
+  if (high && !IsValidUtf8(out->s)) return Fail("invalid UTF-8 in quoted string");
   return Status::Ok();
 }
 

@@ -72,8 +72,8 @@ struct Loop {
   int port = 0;
   std::string request_target;  // path and query
   LocalFetch local;
-  std::unique_ptr<net::HttpsClient> client;            // made and replaced under Impl::mu
-  std::shared_ptr<const ScrapeConfig> client_cfg;      // the configuration it was made for
+  std::unique_ptr<net::HttpsClient> client;        // made and replaced under Impl::mu
+  std::shared_ptr<const ScrapeConfig> client_cfg;  // the configuration it was made for
 
   // Scheduling, guarded by Manager::Impl::mu.
   int64_t next_ms = 0;
@@ -104,7 +104,8 @@ struct Pool {
   std::vector<Labels> dropped;  // discovered label sets relabeling dropped
 };
 
-static net::ClientOptions ClientOptionsFor(const Loop& l, const ScrapeConfig& cfg, const ManagerOptions& opts) {
+static net::ClientOptions ClientOptionsFor(const Loop& l, const ScrapeConfig& cfg,
+                                           const ManagerOptions& opts) {
   net::ClientOptions co;
   co.host = l.host;
   co.port = l.port;
@@ -127,7 +128,8 @@ struct Manager::Impl {
   std::condition_variable cv;       // workers wait for due loops
   std::condition_variable done_cv;  // ScrapeNow waits for completions
   std::map<std::string, Pool> pools;
-  std::vector<std::shared_ptr<Loop>> retired;  // removed while running; marked stale by their worker
+  std::vector<std::shared_ptr<Loop>>
+      retired;  // removed while running; marked stale by their worker
   bool stopping = false;
   bool started = false;
   std::vector<std::thread> threads;
@@ -149,8 +151,8 @@ namespace {
 
 // Prometheus's rules for target labels: defaults, relabel_configs, then the
 // address, instance and URL; labels starting with "__" are dropped.
-Result<std::optional<std::shared_ptr<Loop>>> MakeLoop(const std::shared_ptr<const ScrapeConfig>& cfg,
-                                                      const Labels& disc, Labels* discovered_out) {
+Result<std::optional<std::shared_ptr<Loop>>> MakeLoop(
+    const std::shared_ptr<const ScrapeConfig>& cfg, const Labels& disc, Labels* discovered_out) {
   std::vector<Label> ls(disc.begin(), disc.end());
   auto add_default = [&](const std::string& n, const std::string& v) {
     for (const auto& l : ls)
@@ -192,7 +194,8 @@ Result<std::optional<std::shared_ptr<Loop>>> MakeLoop(const std::shared_ptr<cons
   if (!addr.empty() && addr[0] == '[') {
     size_t close = addr.find(']');
     host = addr.substr(1, close - 1);
-    if (close + 1 < addr.size() && addr[close + 1] == ':') port = std::atoi(addr.c_str() + close + 2);
+    if (close + 1 < addr.size() && addr[close + 1] == ':')
+      port = std::atoi(addr.c_str() + close + 2);
   } else if (size_t colon = addr.rfind(':'); colon != std::string::npos) {
     host = addr.substr(0, colon);
     port = std::atoi(addr.c_str() + colon + 1);
@@ -246,10 +249,12 @@ Status Manager::SetPool(const ScrapeConfig& cfg, const std::vector<Labels>& disc
 Status Manager::Impl::SetPool(const ScrapeConfig& cfg, const std::vector<Labels>& discovered,
                               LocalFetch local) {
   if (cfg.job_name.empty()) return Invalid("job_name must not be empty");
-  if (cfg.interval_ms <= 0 || cfg.timeout_ms <= 0) return Invalid("scrape interval and timeout must be positive");
+  if (cfg.interval_ms <= 0 || cfg.timeout_ms <= 0)
+    return Invalid("scrape interval and timeout must be positive");
   if (cfg.timeout_ms > cfg.interval_ms)
-    return Invalid("scrape timeout greater than scrape interval for scrape config with job name \"" +
-                   cfg.job_name + "\"");
+    return Invalid(
+        "scrape timeout greater than scrape interval for scrape config with job name \"" +
+        cfg.job_name + "\"");
   auto shared = std::make_shared<ScrapeConfig>(cfg);
   for (auto* rcs : {&shared->relabel_configs, &shared->metric_relabel_configs})
     for (auto& rc : *rcs)
@@ -283,7 +288,8 @@ Status Manager::Impl::SetPool(const ScrapeConfig& cfg, const std::vector<Labels>
       keep.erase(it);
     } else {
       // Spread the first scrapes over the interval, like Prometheus's offsets.
-      l->next_ms = now + static_cast<int64_t>(l->labels.Hash() % static_cast<uint64_t>(shared->interval_ms));
+      l->next_ms =
+          now + static_cast<int64_t>(l->labels.Hash() % static_cast<uint64_t>(shared->interval_ms));
     }
   }
   for (auto& [_, l] : keep) {
@@ -349,7 +355,8 @@ void Manager::Impl::Scheduler() {
         if (!l->running && l->next_ms <= now) due = true;
         // A scrape past its timeout: cut its connection; the worker then
         // records the failure.
-        if (l->running && l->deadline_ms > 0 && now > l->deadline_ms && l->client) l->client->Interrupt();
+        if (l->running && l->deadline_ms > 0 && now > l->deadline_ms && l->client)
+          l->client->Interrupt();
       }
     }
     if (due) cv.notify_all();
@@ -429,8 +436,8 @@ void Manager::Impl::MarkAllStale(Loop& l, int64_t ts, bool report) {
   for (const auto& s : l.last_series) (void)app->Append(s, ts, StaleNaN());
   if (report)
     for (const char* n : {"up", "scrape_duration_seconds", "scrape_samples_scraped",
-                        "scrape_samples_post_metric_relabeling", "scrape_series_added"})
-    (void)app->Append(l.labels.With(kMetricName, n), ts, StaleNaN());
+                          "scrape_samples_post_metric_relabeling", "scrape_series_added"})
+      (void)app->Append(l.labels.With(kMetricName, n), ts, StaleNaN());
   (void)app->Commit();
   l.last_series.clear();
 }
@@ -450,17 +457,19 @@ void Manager::Impl::RunScrape(Loop& l, std::shared_ptr<const ScrapeConfig> cfgp,
     if (!r.ok()) {
       l.client->Close();
       bool late = NowMs() - start >= cfg.timeout_ms;
-      fetched = Status(Code::kUnavailable,
-                       late ? "Get \"" + l.url + "\": context deadline exceeded" : r.status().message());
+      fetched = Status(Code::kUnavailable, late ? "Get \"" + l.url + "\": context deadline exceeded"
+                                                : r.status().message());
     } else if (r->status != 200) {
-      fetched = Status(Code::kUnavailable, "server returned HTTP status " + std::to_string(r->status));
+      fetched =
+          Status(Code::kUnavailable, "server returned HTTP status " + std::to_string(r->status));
     } else {
       fetched = Fetched{std::move(r->body), r->Header("Content-Type")};
     }
   }
   int64_t scraped = 0, post = 0, added = 0;
   start = std::max(start, l.last_ts + 1);  // two scrapes within one millisecond
-  Status st = fetched.ok() ? AppendScrape(l, cfg, *fetched, start, &scraped, &post, &added) : fetched.status();
+  Status st = fetched.ok() ? AppendScrape(l, cfg, *fetched, start, &scraped, &post, &added)
+                           : fetched.status();
   double dur = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!st.ok()) {
     MarkAllStale(l, start, false);
@@ -511,7 +520,8 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
       // a clash keeps the scraped value as exported_<name>.
       std::vector<Label> ls(p.labels().vec());
       for (const auto& tl : l.labels) {
-        auto have = std::find_if(ls.begin(), ls.end(), [&](const Label& x) { return x.name == tl.name; });
+        auto have =
+            std::find_if(ls.begin(), ls.end(), [&](const Label& x) { return x.name == tl.name; });
         if (have != ls.end()) {
           if (cfg.honor_labels) continue;
           std::string n = "exported_" + tl.name;
@@ -548,16 +558,20 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
                      ", limit: " + std::to_string(cfg.label_limit) + ")");
     }
     for (const auto& lab : ce.labels) {
-      if (cfg.label_name_length_limit > 0 && static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
+      if (cfg.label_name_length_limit > 0 &&
+          static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
         app->Rollback();
-        return Invalid("label_name_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
-                       ", label name: " + lab.name + ", limit: " + std::to_string(cfg.label_name_length_limit) + ")");
+        return Invalid("label_name_length_limit exceeded (metric: " +
+                       std::string(ce.labels.Name()) + ", label name: " + lab.name +
+                       ", limit: " + std::to_string(cfg.label_name_length_limit) + ")");
       }
-      if (cfg.label_value_length_limit > 0 && static_cast<int64_t>(lab.value.size()) > cfg.label_value_length_limit) {
+      if (cfg.label_value_length_limit > 0 &&
+          static_cast<int64_t>(lab.value.size()) > cfg.label_value_length_limit) {
         app->Rollback();
-        return Invalid("label_value_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
-                       ", label name: " + lab.name + ", value: " + QuoteString(lab.value) +
-                       ", limit: " + std::to_string(cfg.label_value_length_limit) + ")");
+        return Invalid(
+            "label_value_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
+            ", label name: " + lab.name + ", value: " + QuoteString(lab.value) +
+            ", limit: " + std::to_string(cfg.label_value_length_limit) + ")");
       }
     }
     int64_t t = ts;
@@ -587,7 +601,9 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
 void Manager::Impl::Report(Loop& l, int64_t ts, bool up, double duration, int64_t scraped,
                            int64_t post, int64_t added) {
   auto app = storage->NewAppender();
-  auto put = [&](const char* n, double v) { (void)app->Append(l.labels.With(kMetricName, n), ts, v); };
+  auto put = [&](const char* n, double v) {
+    (void)app->Append(l.labels.With(kMetricName, n), ts, v);
+  };
   put("up", up ? 1 : 0);
   put("scrape_duration_seconds", duration);
   put("scrape_samples_scraped", static_cast<double>(scraped));
@@ -646,7 +662,8 @@ Json Manager::MetadataJson(const std::string& metric, int limit) const {
     if (limit >= 0 && static_cast<int>(out.size()) >= limit) break;
     Json arr = Json::array();
     for (const auto& m : v)
-      arr.push_back({{"type", m.type.empty() ? "unknown" : m.type}, {"help", m.help}, {"unit", m.unit}});
+      arr.push_back(
+          {{"type", m.type.empty() ? "unknown" : m.type}, {"help", m.help}, {"unit", m.unit}});
     out[name] = arr;
   }
   return out;
@@ -671,20 +688,36 @@ Result<std::string> ReadFileText(const std::string& path) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   std::fclose(f);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) out.pop_back();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' '))
+    out.pop_back();
   return out;
 }
 
 Result<StaticJob> ParseJob(const YAML::Node& j, int64_t def_interval, int64_t def_timeout) {
   StaticJob job;
   ScrapeConfig& c = job.config;
-  static const char* kKnown[] = {"job_name", "scrape_interval", "scrape_timeout", "metrics_path",
-                                 "scheme", "honor_labels", "honor_timestamps", "params",
-                                 "static_configs", "relabel_configs", "metric_relabel_configs",
-                                 "sample_limit", "label_limit", "label_name_length_limit",
-                                 "label_value_length_limit", "tls_config", "authorization",
-                                 "bearer_token", "bearer_token_file", "scrape_protocols",
-                                 "enable_compression", "fallback_scrape_protocol"};
+  static const char* kKnown[] = {"job_name",
+                                 "scrape_interval",
+                                 "scrape_timeout",
+                                 "metrics_path",
+                                 "scheme",
+                                 "honor_labels",
+                                 "honor_timestamps",
+                                 "params",
+                                 "static_configs",
+                                 "relabel_configs",
+                                 "metric_relabel_configs",
+                                 "sample_limit",
+                                 "label_limit",
+                                 "label_name_length_limit",
+                                 "label_value_length_limit",
+                                 "tls_config",
+                                 "authorization",
+                                 "bearer_token",
+                                 "bearer_token_file",
+                                 "scrape_protocols",
+                                 "enable_compression",
+                                 "fallback_scrape_protocol"};
   for (const auto& kv : j) {
     std::string k = kv.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
@@ -710,27 +743,35 @@ Result<StaticJob> ParseJob(const YAML::Node& j, int64_t def_interval, int64_t de
                    QuoteString(c.job_name));
   if (j["metrics_path"]) c.metrics_path = j["metrics_path"].as<std::string>();
   if (j["scheme"]) c.scheme = j["scheme"].as<std::string>();
-  if (c.scheme != "http" && c.scheme != "https") return Invalid(where + ": scheme must be http or https");
+  if (c.scheme != "http" && c.scheme != "https")
+    return Invalid(where + ": scheme must be http or https");
   if (j["honor_labels"]) c.honor_labels = j["honor_labels"].as<bool>();
   if (j["honor_timestamps"]) c.honor_timestamps = j["honor_timestamps"].as<bool>();
   if (j["params"])
     for (const auto& kv : j["params"])
-      for (const auto& v : kv.second) c.params.emplace(kv.first.as<std::string>(), v.as<std::string>());
-  for (const char* lim : {"sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"}) {
+      for (const auto& v : kv.second)
+        c.params.emplace(kv.first.as<std::string>(), v.as<std::string>());
+  for (const char* lim :
+       {"sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"}) {
     if (!j[lim]) continue;
     int64_t v = j[lim].as<int64_t>();
     std::string_view n = lim;
-    if (n == "sample_limit") c.sample_limit = v;
-    else if (n == "label_limit") c.label_limit = v;
-    else if (n == "label_name_length_limit") c.label_name_length_limit = v;
-    else c.label_value_length_limit = v;
+    if (n == "sample_limit")
+      c.sample_limit = v;
+    else if (n == "label_limit")
+      c.label_limit = v;
+    else if (n == "label_name_length_limit")
+      c.label_name_length_limit = v;
+    else
+      c.label_value_length_limit = v;
   }
   if (const auto& t = j["tls_config"]) {
     if (t["ca_file"]) c.tls.ca_file = t["ca_file"].as<std::string>();
     if (t["cert_file"]) c.tls.cert_file = t["cert_file"].as<std::string>();
     if (t["key_file"]) c.tls.key_file = t["key_file"].as<std::string>();
     if (t["server_name"]) c.tls.server_name = t["server_name"].as<std::string>();
-    if (t["insecure_skip_verify"]) c.tls.insecure_skip_verify = t["insecure_skip_verify"].as<bool>();
+    if (t["insecure_skip_verify"])
+      c.tls.insecure_skip_verify = t["insecure_skip_verify"].as<bool>();
   }
   if (const auto& a = j["authorization"]) {
     if (a["type"] && a["type"].as<std::string>() != "Bearer")
@@ -799,7 +840,8 @@ Result<std::vector<StaticJob>> ParseScrapeConfigs(const YAML::Node& root) {
         auto job = ParseJob(j, interval, timeout);
         if (!job.ok()) return job.status();
         if (!names.insert(job->config.job_name).second)
-          return Invalid("found multiple scrape configs with job name " + QuoteString(job->config.job_name));
+          return Invalid("found multiple scrape configs with job name " +
+                         QuoteString(job->config.job_name));
         out.push_back(std::move(*job));
       }
     }

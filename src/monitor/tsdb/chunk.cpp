@@ -30,7 +30,8 @@ XorChunk XorChunk::FromBytes(std::string bytes) {
   c.b_ = std::move(bytes);
   c.appendable_ = false;
   if (c.b_.size() >= 2) {
-    c.n_ = static_cast<uint16_t>((static_cast<uint8_t>(c.b_[0]) << 8) | static_cast<uint8_t>(c.b_[1]));
+    c.n_ =
+        static_cast<uint16_t>((static_cast<uint8_t>(c.b_[0]) << 8) | static_cast<uint8_t>(c.b_[1]));
   }
   return c;
 }
@@ -58,7 +59,8 @@ void XorChunk::Append(int64_t t, double v) {
     // Wrapping arithmetic: any pair of int64 timestamps round-trips (the
     // 64-bit bucket holds the difference modulo 2^64).
     int64_t delta = static_cast<int64_t>(static_cast<uint64_t>(t) - static_cast<uint64_t>(t_));
-    int64_t dod = static_cast<int64_t>(static_cast<uint64_t>(delta) - static_cast<uint64_t>(delta_));
+    int64_t dod =
+        static_cast<int64_t>(static_cast<uint64_t>(delta) - static_cast<uint64_t>(delta_));
     if (dod == 0) {
       WriteBits(0, 1);
     } else {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/log.h"
+#include "core/strings.h"
 #include "monitor/tsdb/chunk.h"
 
 namespace berth::monitor::tsdb {
@@ -66,10 +67,14 @@ struct SampleRules {
 
 Status ToStatus(AddResult r) {
   switch (r) {
-    case AddResult::kOutOfBounds: return Invalid("out of bounds");
-    case AddResult::kOutOfOrder: return Invalid("out of order sample");
-    case AddResult::kDuplicate: return Invalid("duplicate sample for timestamp");
-    default: return Status::Ok();
+    case AddResult::kOutOfBounds:
+      return Invalid("out of bounds");
+    case AddResult::kOutOfOrder:
+      return Invalid("out of order sample");
+    case AddResult::kDuplicate:
+      return Invalid("duplicate sample for timestamp");
+    default:
+      return Status::Ok();
   }
 }
 
@@ -104,7 +109,8 @@ AddResult Check(const MemSeries& s, int64_t t, double v, const SampleRules& r) {
 
 class ChunkCutter {
  public:
-  explicit ChunkCutter(const Options& o) : per_chunk_(o.samples_per_chunk), range_(o.chunk_range_ms) {}
+  explicit ChunkCutter(const Options& o)
+      : per_chunk_(o.samples_per_chunk), range_(o.chunk_range_ms) {}
   // Appends a sample newer than everything in `chunks`.
   void Append(std::vector<HeadChunk>& chunks, int64_t t, double v) const {
     if (chunks.empty() || NeedsCut(chunks.back(), t)) {
@@ -242,46 +248,15 @@ int64_t DropOlder(MemSeries& s, int64_t t, const ChunkCutter& cutter) {
   return before - s.samples;
 }
 
-bool ValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1fu;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0fu;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3fu);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 Status ValidateLabels(const Labels& ls) {
   if (ls.empty()) return BadRequest("empty label set");
   for (size_t i = 0; i < ls.size(); ++i) {
     const Label& l = ls[i];
     if (l.name.empty()) return BadRequest("empty label name in " + ls.String());
     if (i > 0 && ls[i - 1].name == l.name) return BadRequest("duplicate label name " + l.name);
-    if (!ValidUtf8(l.name)) return BadRequest("label name is not valid UTF-8");
-    if (!ValidUtf8(l.value)) return BadRequest("value of label " + l.name + " is not valid UTF-8");
+    if (!IsValidUtf8(l.name)) return BadRequest("label name is not valid UTF-8");
+    if (!IsValidUtf8(l.value))
+      return BadRequest("value of label " + l.name + " is not valid UTF-8");
   }
   return Status::Ok();
 }
@@ -575,9 +550,10 @@ Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
     h->replaying_ = true;
     HeadStats& st = h->stats_;
     BERTH_ASSIGN_OR_RETURN(
-        h->wal_, Wal::Open({opts.dir + "/wal", opts.wal_segment_bytes},
-                           [hp = h.get()](std::string_view rec) { return hp->ReplayRecord(rec); },
-                           &st.replay));
+        h->wal_,
+        Wal::Open(
+            {opts.dir + "/wal", opts.wal_segment_bytes},
+            [hp = h.get()](std::string_view rec) { return hp->ReplayRecord(rec); }, &st.replay));
     h->replaying_ = false;
     h->replay_alias_.clear();
     // Drop records were only noted during replay (see ReplayRecord); apply
@@ -596,7 +572,8 @@ Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
                     "unknown_refs", st.replay_unknown_refs));
     }
   }
-  if (opts.housekeeping_interval_ms > 0) h->housekeeper_ = std::thread([hp = h.get()] { hp->Housekeep(); });
+  if (opts.housekeeping_interval_ms > 0)
+    h->housekeeper_ = std::thread([hp = h.get()] { hp->Housekeep(); });
   return h;
 }
 
@@ -697,9 +674,7 @@ void Head::NoteTime(int64_t t) {
   }
 }
 
-int64_t Head::MinTime() const {
-  return std::max(min_time_.load(), min_valid_time_.load());
-}
+int64_t Head::MinTime() const { return std::max(min_time_.load(), min_valid_time_.load()); }
 
 int64_t Head::ChunkBytes() const {
   int64_t n = 0;

@@ -61,9 +61,9 @@ struct Options {
 // Counters for /metrics and tests.
 struct HeadStats {
   ReplayStats replay;
-  int64_t replay_unknown_refs = 0;     // samples whose series record was missing
-  int64_t replay_rejected = 0;         // samples replay could not apply
-  int64_t commit_dropped = 0;          // samples another commit made invalid
+  int64_t replay_unknown_refs = 0;  // samples whose series record was missing
+  int64_t replay_rejected = 0;      // samples replay could not apply
+  int64_t commit_dropped = 0;       // samples another commit made invalid
   int64_t series_created = 0;
   int64_t series_removed = 0;
   int64_t checkpoints = 0;

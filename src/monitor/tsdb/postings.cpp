@@ -144,7 +144,8 @@ void MemPostings::ForEachName(const std::function<void(const std::string&)>& fn)
 }
 
 void MemPostings::ForEachValue(
-    std::string_view name, const std::function<void(const std::string&, const Postings&)>& fn) const {
+    std::string_view name,
+    const std::function<void(const std::string&, const Postings&)>& fn) const {
   std::shared_lock lk(mu_);
   auto n = index_.find(name);
   if (n == index_.end()) return;

@@ -23,7 +23,9 @@ constexpr size_t kHeader = 8;
 constexpr uint32_t kMaxRecord = 1u << 30;
 constexpr std::string_view kCheckpointPrefix = "checkpoint.";
 
-Status Errno(const std::string& what) { return Internal("wal: " + what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) {
+  return Internal("wal: " + what + ": " + std::strerror(errno));
+}
 
 void PutU32(std::string* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
@@ -276,7 +278,8 @@ Status Wal::Replay(const std::function<Status(std::string_view)>& fn, ReplayStat
     if (name.ends_with(".tmp")) {
       ::unlink((dir_ + "/" + name).c_str());  // a checkpoint that never finished
     } else if (name.starts_with(kCheckpointPrefix)) {
-      checkpoint = std::max(checkpoint, ParseIndex(std::string_view(name).substr(kCheckpointPrefix.size())));
+      checkpoint =
+          std::max(checkpoint, ParseIndex(std::string_view(name).substr(kCheckpointPrefix.size())));
     } else if (uint32_t i = ParseIndex(name); i > 0) {
       segments.push_back(i);
     }
@@ -322,7 +325,8 @@ Status Wal::Replay(const std::function<Status(std::string_view)>& fn, ReplayStat
       if (good) {
         Status st = fn(rest.substr(kHeader, len));
         if (!st.ok()) {
-          log::Warn("wal: record rejected on replay", log::Fields()("segment", path)("error", st.message()));
+          log::Warn("wal: record rejected on replay",
+                    log::Fields()("segment", path)("error", st.message()));
           good = false;
         }
       }
@@ -332,7 +336,8 @@ Status Wal::Replay(const std::function<Status(std::string_view)>& fn, ReplayStat
         stats->bytes_dropped += static_cast<int64_t>(data.size() - off);
         log::Warn("wal: cutting damaged tail",
                   log::Fields()("segment", path)("offset", off)("bytes", data.size() - off));
-        if (::truncate(path.c_str(), static_cast<off_t>(off)) != 0) return Errno("truncate " + path);
+        if (::truncate(path.c_str(), static_cast<off_t>(off)) != 0)
+          return Errno("truncate " + path);
         Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
         if (!fd.ok() || ::fdatasync(fd.get()) != 0) return Errno("sync " + path);
         break;
@@ -432,10 +437,12 @@ void Wal::RemoveBefore(uint32_t index) {
 }
 
 Result<std::unique_ptr<Wal::CheckpointWriter>> Wal::NewCheckpoint(uint32_t first_segment) {
-  std::string tmp = dir_ + "/" + std::string(kCheckpointPrefix) + SegmentName(first_segment) + ".tmp";
+  std::string tmp =
+      dir_ + "/" + std::string(kCheckpointPrefix) + SegmentName(first_segment) + ".tmp";
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.ok()) return Errno("create " + tmp);
-  return std::unique_ptr<CheckpointWriter>(new CheckpointWriter(this, first_segment, std::move(fd), tmp));
+  return std::unique_ptr<CheckpointWriter>(
+      new CheckpointWriter(this, first_segment, std::move(fd), tmp));
 }
 
 Wal::CheckpointWriter::CheckpointWriter(Wal* wal, uint32_t index, Fd fd, std::string tmp)

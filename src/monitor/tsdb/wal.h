@@ -60,9 +60,9 @@ struct Record {
   RecordType type;
   std::vector<RefSeries> series;
   std::vector<RefSample> samples;
-  int64_t t = 0;             // kDropBefore
-  uint64_t ref = 0;          // kChunk
-  std::string_view chunk;    // kChunk; points into the decoded payload
+  int64_t t = 0;           // kDropBefore
+  uint64_t ref = 0;        // kChunk
+  std::string_view chunk;  // kChunk; points into the decoded payload
 };
 // Decodes one payload; Internal on malformed input.
 Status DecodeRecord(std::string_view payload, Record* out);
@@ -145,10 +145,10 @@ class Wal {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string pending_;     // framed records not yet written
-  uint64_t enqueued_ = 0;   // tickets handed out
-  uint64_t synced_ = 0;     // tickets durable
-  bool writing_ = false;    // a leader is doing I/O
+  std::string pending_;    // framed records not yet written
+  uint64_t enqueued_ = 0;  // tickets handed out
+  uint64_t synced_ = 0;    // tickets durable
+  bool writing_ = false;   // a leader is doing I/O
   Status err_;
 
   // Owned by the current leader (writing_ == true), or by Open.

@@ -13,7 +13,6 @@
 #include <set>
 #include <sstream>
 
-
 namespace berth::monitor::conformance {
 namespace {
 

@@ -2,11 +2,11 @@
 // parsing and the scrape manager over the real TSDB head.
 #include <gtest/gtest.h>
 #include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <yaml-cpp/yaml.h>
 
 #include "monitor/http_api.h"
 #include "monitor/labels.h"
@@ -126,8 +126,9 @@ TEST(HttpApi, ResultJsonUsesPrometheusShapes) {
   promql::QueryResult r;
   r.type = promql::ValueType::kVector;
   r.vector.push_back({Labels({{"__name__", "up"}, {"job", "x"}}), 1500, std::nan("")});
-  EXPECT_EQ(QueryResultJson(r),
-            R"({"resultType":"vector","result":[{"metric":{"__name__":"up","job":"x"},"value":[1.5,"NaN"]}]})");
+  EXPECT_EQ(
+      QueryResultJson(r),
+      R"({"resultType":"vector","result":[{"metric":{"__name__":"up","job":"x"},"value":[1.5,"NaN"]}]})");
   r.type = promql::ValueType::kScalar;
   r.scalar = {2000, 1e21};
   EXPECT_EQ(QueryResultJson(r), R"({"resultType":"scalar","result":[2,"1000000000000000000000"]})");
@@ -198,7 +199,8 @@ TEST(ScrapeManager, LabelsStalenessAndReportSeries) {
   Json targets = m.TargetsJson();
   ASSERT_EQ(targets["activeTargets"].size(), 1u);
   EXPECT_EQ(targets["activeTargets"][0]["health"], "down");
-  EXPECT_NE(targets["activeTargets"][0]["lastError"].get<std::string>().find("line 1"), std::string::npos);
+  EXPECT_NE(targets["activeTargets"][0]["lastError"].get<std::string>().find("line 1"),
+            std::string::npos);
 
   // Back to normal; the metadata of the last good scrape is served.
   t.Set("# HELP a_total Things.\n# TYPE a_total counter\na_total 4\n");
@@ -269,11 +271,15 @@ scrape_configs:
   EXPECT_EQ((*jobs)[0].config.timeout_ms, 10000);
   ASSERT_EQ((*jobs)[0].targets.size(), 2u);
   EXPECT_EQ((*jobs)[0].targets[1].Get("env"), "test");
-  EXPECT_FALSE(scrape::ParseScrapeConfigs(YAML::Load(
-                   "scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]"))
-                   .ok());
-  EXPECT_FALSE(scrape::ParseScrapeConfigs(YAML::Load("scrape_configs: [{job_name: a}, {job_name: a}]")).ok());
-  EXPECT_FALSE(scrape::ParseScrapeConfigs(YAML::Load("scrape_configs: [{job_name: a, typo: 1}]")).ok());
+  EXPECT_FALSE(
+      scrape::ParseScrapeConfigs(
+          YAML::Load("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 10s}]"))
+          .ok());
+  EXPECT_FALSE(
+      scrape::ParseScrapeConfigs(YAML::Load("scrape_configs: [{job_name: a}, {job_name: a}]"))
+          .ok());
+  EXPECT_FALSE(
+      scrape::ParseScrapeConfigs(YAML::Load("scrape_configs: [{job_name: a, typo: 1}]")).ok());
 }
 
 }  // namespace

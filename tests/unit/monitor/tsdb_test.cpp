@@ -90,7 +90,9 @@ std::vector<std::string> Names(const std::vector<SeriesSamples>& ss) {
   return out;
 }
 
-bool SameBits(double a, double b) { return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b); }
+bool SameBits(double a, double b) {
+  return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b);
+}
 
 // ---------------------------------------------------------------------------
 // Chunks
@@ -116,9 +118,12 @@ TEST(Chunk, RoundTripsSpecialValues) {
   double qnan = std::numeric_limits<double>::quiet_NaN();
   double inf = std::numeric_limits<double>::infinity();
   std::vector<Sample> in = {
-      {1000, 1.0},     {2000, StaleNaN()}, {3000, qnan},       {4000, inf},
-      {5000, -inf},    {6000, -0.0},       {7000, 0.0},        {8000, StaleNaN()},
-      {9000, 1e-308},  {10000, 4.9e-324},  {11000, 1.7e308},   {12000, -123.456},
+      {1000, 1.0},       {2000, StaleNaN()},
+      {3000, qnan},      {4000, inf},
+      {5000, -inf},      {6000, -0.0},
+      {7000, 0.0},       {8000, StaleNaN()},
+      {9000, 1e-308},    {10000, 4.9e-324},
+      {11000, 1.7e308},  {12000, -123.456},
       {12001, -123.456}, {12002, std::bit_cast<double>(uint64_t{0x7ff8dead00000001})},
   };
   ExpectRoundTrip(in);
@@ -134,20 +139,41 @@ TEST(Chunk, RoundTripsRandomFloatsAndIrregularTimestamps) {
     int n = 1 + static_cast<int>(rng() % 300);
     for (int i = 0; i < n; ++i) {
       switch (rng() % 6) {
-        case 0: t += 15000; break;                                  // steady
-        case 1: t += 15000 + static_cast<int64_t>(rng() % 64) - 32; break;  // jitter
-        case 2: t += static_cast<int64_t>(rng() % 100000); break;
-        case 3: t += static_cast<int64_t>(rng() % (int64_t{1} << 40)); break;  // big gap
-        case 4: t += 1; break;
-        default: t += static_cast<int64_t>(rng() % 10000000); break;
+        case 0:
+          t += 15000;
+          break;  // steady
+        case 1:
+          t += 15000 + static_cast<int64_t>(rng() % 64) - 32;
+          break;  // jitter
+        case 2:
+          t += static_cast<int64_t>(rng() % 100000);
+          break;
+        case 3:
+          t += static_cast<int64_t>(rng() % (int64_t{1} << 40));
+          break;  // big gap
+        case 4:
+          t += 1;
+          break;
+        default:
+          t += static_cast<int64_t>(rng() % 10000000);
+          break;
       }
       double v;
       switch (rng() % 5) {
-        case 0: v = std::bit_cast<double>(rng()); break;  // any bits, NaNs included
-        case 1: v = static_cast<double>(rng() % 1000); break;
-        case 2: v = in.empty() ? 0 : in.back().v; break;
-        case 3: v = StaleNaN(); break;
-        default: v = std::ldexp(static_cast<double>(rng() % 100000), static_cast<int>(rng() % 200) - 100);
+        case 0:
+          v = std::bit_cast<double>(rng());
+          break;  // any bits, NaNs included
+        case 1:
+          v = static_cast<double>(rng() % 1000);
+          break;
+        case 2:
+          v = in.empty() ? 0 : in.back().v;
+          break;
+        case 3:
+          v = StaleNaN();
+          break;
+        default:
+          v = std::ldexp(static_cast<double>(rng() % 100000), static_cast<int>(rng() % 200) - 100);
       }
       in.push_back({t, v});
     }
@@ -156,8 +182,10 @@ TEST(Chunk, RoundTripsRandomFloatsAndIrregularTimestamps) {
 }
 
 TEST(Chunk, ExtremeTimestampDeltas) {
-  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
-  ExpectRoundTrip({{kMin, 1}, {kMin + 1, 2}, {0, 2}, {1, 3}, {kMax / 4, 4}, {kMax - 1, 5}, {kMax, 6}});
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(),
+                    kMax = std::numeric_limits<int64_t>::max();
+  ExpectRoundTrip(
+      {{kMin, 1}, {kMin + 1, 2}, {0, 2}, {1, 3}, {kMax / 4, 4}, {kMax - 1, 5}, {kMax, 6}});
 }
 
 TEST(Chunk, TruncatedBytesAreCorruptNotACrash) {
@@ -187,7 +215,7 @@ TEST(Chunk, CounterScrapedEvery15sIsCompact) {
   double v = 1000;
   for (int i = 0; i < 120; ++i) {
     t += 15000 + static_cast<int64_t>(rng() % 5) - 2;  // a few ms of scrape jitter
-    v += static_cast<double>(rng() % 20);               // a request counter
+    v += static_cast<double>(rng() % 20);              // a request counter
     c.Append(t, v);
   }
   double per = static_cast<double>(c.Bytes().size()) / 120;
@@ -229,7 +257,9 @@ class HeadTest : public ::testing::Test {
     ASSERT_TRUE(app->Commit().ok());
   }
 
-  std::vector<std::string> Select(std::vector<Matcher> ms) { return Names(SelectAll(*head_, std::move(ms))); }
+  std::vector<std::string> Select(std::vector<Matcher> ms) {
+    return Names(SelectAll(*head_, std::move(ms)));
+  }
 
   std::unique_ptr<Head> head_;
 };
@@ -293,7 +323,8 @@ TEST_F(HeadTest, TimeRangesAndMetadataQueries) {
   EXPECT_TRUE(q->Select(5, 4, {})->empty());
 
   EXPECT_EQ(*q->Series(0, 100000, {}), (std::vector<Labels>{a, b}));
-  EXPECT_EQ(*q->Series(9500, 19500, {}), (std::vector<Labels>{}));  // inside a's chunk bounds? no: a ends 9000
+  EXPECT_EQ(*q->Series(9500, 19500, {}),
+            (std::vector<Labels>{}));  // inside a's chunk bounds? no: a ends 9000
   EXPECT_EQ(*q->Series(25000, 25000, {}), (std::vector<Labels>{b}));
   EXPECT_EQ(*q->LabelNames(0, 100000, {}), (std::vector<std::string>{"__name__", "x", "y"}));
   EXPECT_EQ(*q->LabelNames(20000, 100000, {}), (std::vector<std::string>{"__name__", "y"}));
@@ -397,11 +428,13 @@ TEST_F(HeadTest, AConcurrentCommitCanInvalidateABatch) {
 TEST_F(HeadTest, LabelValidation) {
   auto app = head_->NewAppender();
   EXPECT_EQ(app->Append(Labels{}, 1, 1).code(), Code::kBadRequest);
-  EXPECT_EQ(app->Append(Labels{{"x", ""}}, 1, 1).code(), Code::kBadRequest);  // empty after dropping
+  EXPECT_EQ(app->Append(Labels{{"x", ""}}, 1, 1).code(),
+            Code::kBadRequest);  // empty after dropping
   EXPECT_EQ(app->Append(Labels{{"", "v"}}, 1, 1).code(), Code::kBadRequest);
   EXPECT_EQ(app->Append(Labels{{"a", "\xff"}}, 1, 1).code(), Code::kBadRequest);
   EXPECT_EQ(app->Append(Labels{{"a", "\xc0\xaf"}}, 1, 1).code(), Code::kBadRequest);  // overlong
-  EXPECT_EQ(app->Append(Labels{{"a", "\xed\xa0\x80"}}, 1, 1).code(), Code::kBadRequest);  // surrogate
+  EXPECT_EQ(app->Append(Labels{{"a", "\xed\xa0\x80"}}, 1, 1).code(),
+            Code::kBadRequest);                                                       // surrogate
   EXPECT_EQ(app->Append(Labels{{"\xe2\x82", "v"}}, 1, 1).code(), Code::kBadRequest);  // cut short
   // Anything valid UTF-8 goes, no __name__ needed.
   EXPECT_TRUE(app->Append(Labels{{"dotted.name", "caf\xc3\xa9 \xf0\x9f\x98\x80"}}, 1, 1).ok());
@@ -445,7 +478,8 @@ TEST(HeadOutOfOrder, WindowAcceptsAndMergesAtQueryTime) {
   }
   r = SelectAll(*head);
   ASSERT_EQ(r[0].samples.size(), 5u + 201u);
-  for (size_t i = 1; i < r[0].samples.size(); ++i) EXPECT_LT(r[0].samples[i - 1].t, r[0].samples[i].t);
+  for (size_t i = 1; i < r[0].samples.size(); ++i)
+    EXPECT_LT(r[0].samples[i - 1].t, r[0].samples[i].t);
   EXPECT_EQ(head->NumSamples(), 206);
 }
 
@@ -501,7 +535,8 @@ TEST(HeadConcurrency, AppendersAndQueriersRunTogether) {
   int own = kWriters * (kSeriesPerWriter - shared);
   EXPECT_EQ(head->NumSeries(), shared + own);
   EXPECT_EQ(head->NumSamples(), int64_t{shared + own} * kRounds);
-  for (const auto& ss : SelectAll(*head)) EXPECT_EQ(ss.samples.size(), static_cast<size_t>(kRounds));
+  for (const auto& ss : SelectAll(*head))
+    EXPECT_EQ(ss.samples.size(), static_cast<size_t>(kRounds));
 }
 
 // ---------------------------------------------------------------------------
@@ -522,7 +557,8 @@ TEST(Wal, RecordsRoundTrip) {
   EXPECT_EQ(r.samples[0].t, -5);
   EXPECT_TRUE(IsStaleNaN(r.samples[0].v));
   EXPECT_EQ(r.samples[1].t, 1LL << 50);
-  for (size_t cut = 0; cut < rec.size(); ++cut) EXPECT_FALSE(DecodeRecord(rec.substr(0, cut), &r).ok());
+  for (size_t cut = 0; cut < rec.size(); ++cut)
+    EXPECT_FALSE(DecodeRecord(rec.substr(0, cut), &r).ok());
 }
 
 // Samples of every series as "labels@t=v" lines, for whole-head comparison.
@@ -603,17 +639,20 @@ TEST(Wal, TornTailKeepsExactlyTheCommittedPrefix) {
       for (const auto& e : fs::directory_iterator(dir.path + "/wal"))
         if (e.path().filename().string() > last && e.path().filename().string()[0] != 'c')
           last = e.path().filename().string();
-      batches.push_back({last, static_cast<int64_t>(fs::file_size(dir.path + "/wal/" + last)), Dump(*head)});
+      batches.push_back(
+          {last, static_cast<int64_t>(fs::file_size(dir.path + "/wal/" + last)), Dump(*head)});
     }
   }
   const std::string last_seg = batches.back().segment;
   ASSERT_NE(batches.front().segment, last_seg);
   int64_t size = static_cast<int64_t>(fs::file_size(dir.path + "/wal/" + last_seg));
   std::vector<int64_t> cuts = {0, 1, 7, 8, 9, size - 1, size};
-  for (int i = 0; i < 25; ++i) cuts.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(size)));
+  for (int i = 0; i < 25; ++i)
+    cuts.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(size)));
   for (int64_t cut : cuts) {
     TempDir copy;
-    fs::copy(dir.path, copy.path, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    fs::copy(dir.path, copy.path,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     fs::resize_file(copy.path + "/wal/" + last_seg, static_cast<uintmax_t>(cut));
     // Expected: the last batch that ended at or before the cut.
     const std::vector<std::string>* want = nullptr;
@@ -624,9 +663,10 @@ TEST(Wal, TornTailKeepsExactlyTheCommittedPrefix) {
     auto head = OpenHead(WalOptions(copy.path));
     ASSERT_NE(head, nullptr);
     EXPECT_EQ(Dump(*head), want ? *want : kNone) << "cut at " << cut << " of " << size;
-    bool at_batch_end = cut == 0 || std::any_of(batches.begin(), batches.end(), [&](const Batch& b) {
-      return b.segment == last_seg && b.end == cut;
-    });
+    bool at_batch_end =
+        cut == 0 || std::any_of(batches.begin(), batches.end(), [&](const Batch& b) {
+          return b.segment == last_seg && b.end == cut;
+        });
     if (at_batch_end) {
       EXPECT_EQ(head->stats().replay.corruptions, 0) << cut;
     }
@@ -688,7 +728,8 @@ TEST(Wal, GarbageSegmentDoesNotCrash) {
     if (i % 2 == 0 && g.size() > 8) {
       uint32_t len = static_cast<uint32_t>(g.size() - 8);
       std::string payload = g.substr(8);
-      uint32_t crc = static_cast<uint32_t>(::crc32(0, reinterpret_cast<const unsigned char*>(payload.data()), len));
+      uint32_t crc = static_cast<uint32_t>(
+          ::crc32(0, reinterpret_cast<const unsigned char*>(payload.data()), len));
       std::memcpy(g.data(), &len, 4);
       std::memcpy(g.data() + 4, &crc, 4);
     }
@@ -739,14 +780,16 @@ TEST(Wal, CheckpointReplacesOldSegments) {
     for (int b = 0; b < 100; ++b) {
       auto app = head->NewAppender();
       for (int s = 0; s < 10; ++s)
-        ASSERT_TRUE(app->Append({{"__name__", "m"}, {"s", std::to_string(s)}}, b * 1000, b + s).ok());
+        ASSERT_TRUE(
+            app->Append({{"__name__", "m"}, {"s", std::to_string(s)}}, b * 1000, b + s).ok());
       ASSERT_TRUE(app->Commit().ok());
     }
     auto app = head->NewAppender();
     ASSERT_TRUE(app->Append({{"__name__", "m"}, {"s", "1"}}, 500, -1).ok());  // out of order
     ASSERT_TRUE(app->Commit().ok());
     ASSERT_TRUE(head->DropBefore(2000).ok());
-    size_t segs_before = std::distance(fs::directory_iterator(dir.path + "/wal"), fs::directory_iterator());
+    size_t segs_before =
+        std::distance(fs::directory_iterator(dir.path + "/wal"), fs::directory_iterator());
     EXPECT_GT(segs_before, 3u);
     ASSERT_TRUE(head->Checkpoint().ok());
     EXPECT_EQ(head->stats().checkpoints, 1);
@@ -759,7 +802,8 @@ TEST(Wal, CheckpointReplacesOldSegments) {
     before = Dump(*head);
   }
   std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir.path + "/wal")) files.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir.path + "/wal"))
+    files.push_back(e.path().filename());
   std::sort(files.begin(), files.end());
   ASSERT_GE(files.size(), 2u);
   EXPECT_TRUE(files.back().starts_with("checkpoint.")) << files.back();
@@ -827,7 +871,8 @@ TEST(Housekeeping, ThreadAppliesRetentionAndStops) {
   ASSERT_TRUE(app->Commit().ok());
   // Polls a condition the thread establishes; no sleep decides the outcome.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (head->NumSeries() != 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (head->NumSeries() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   EXPECT_EQ(head->NumSeries(), 1);
   head->Close();
   head->Close();
@@ -840,8 +885,10 @@ TEST(Figures, AppendThroughput) {
   constexpr int kSeries = 1000, kScrapes = 1000;
   std::vector<Labels> ls;
   for (int s = 0; s < kSeries; ++s)
-    ls.push_back({{"__name__", "http_requests_total"}, {"instance", "10.0.0." + std::to_string(s % 250)},
-                  {"job", "api"}, {"path", "/p" + std::to_string(s)}});
+    ls.push_back({{"__name__", "http_requests_total"},
+                  {"instance", "10.0.0." + std::to_string(s % 250)},
+                  {"job", "api"},
+                  {"path", "/p" + std::to_string(s)}});
   auto run = [&](Head& head, const char* what) {
     auto start = std::chrono::steady_clock::now();
     auto app = head.NewAppender();
@@ -850,9 +897,11 @@ TEST(Figures, AppendThroughput) {
       ASSERT_TRUE(app->Commit().ok());
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ figures  ] %s: %.2f M samples/s single thread (batches of %d), %.2f bytes/sample in chunks\n",
-                what, kSeries * kScrapes / secs / 1e6, kSeries,
-                static_cast<double>(head.ChunkBytes()) / head.NumSamples());
+    std::printf(
+        "[ figures  ] %s: %.2f M samples/s single thread (batches of %d), %.2f bytes/sample in "
+        "chunks\n",
+        what, kSeries * kScrapes / secs / 1e6, kSeries,
+        static_cast<double>(head.ChunkBytes()) / head.NumSamples());
     EXPECT_EQ(head.NumSamples(), int64_t{kSeries} * kScrapes);
   };
   {
@@ -860,9 +909,11 @@ TEST(Figures, AppendThroughput) {
     run(*head, "memory only");
     auto start = std::chrono::steady_clock::now();
     auto q = head->NewQuerier();
-    auto r = q->Select(0, int64_t{kScrapes} * 15000, {M(Op::kEq, "__name__", "http_requests_total")});
+    auto r =
+        q->Select(0, int64_t{kScrapes} * 15000, {M(Op::kEq, "__name__", "http_requests_total")});
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ figures  ] select of %zu series x %d samples: %.1f ms\n", r->size(), kScrapes, secs * 1e3);
+    std::printf("[ figures  ] select of %zu series x %d samples: %.1f ms\n", r->size(), kScrapes,
+                secs * 1e3);
   }
   {
     TempDir dir;
@@ -872,8 +923,8 @@ TEST(Figures, AppendThroughput) {
     auto start = std::chrono::steady_clock::now();
     head = OpenHead(WalOptions(dir.path));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ figures  ] WAL replay of %lld samples: %.2f s\n", static_cast<long long>(head->NumSamples()),
-                secs);
+    std::printf("[ figures  ] WAL replay of %lld samples: %.2f s\n",
+                static_cast<long long>(head->NumSamples()), secs);
   }
 }
 
