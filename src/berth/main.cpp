@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   server->add_option("--monitor-config", cfg.monitor_config,
                      "Prometheus configuration file (scrape_configs) for the monitoring module");
   server->add_option("--monitor-scrape-interval", cfg.monitor_self_scrape_seconds,
-                     "Seconds between scrapes of Berth's own metrics")
+                     "Seconds between scrapes of Berth's own metrics and, by default, of discovered targets")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });
   int image_rc = 0;

@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "node/agent.h"
+#include "monitor/kubernetes/discovery.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -262,6 +263,15 @@ int RunServer(const ServerConfig& cfg) {
     mo.api_endpoint_ip = kPodGateway;
   controllers::Manager ctrl(&objects, mo);
   for (auto& c : (*reg)->NewControllers()) ctrl.Add(std::move(c));
+  // Scrape targets from pods, services, ServiceMonitors, PodMonitors, nodes.
+  if (Status s = monitor::kubernetes::EnsureOperatorCrds(&objects); !s.ok())
+    log::Warn("the Prometheus Operator's kinds are not served", log::Fields()("err", s.ToString()));
+  monitor::kubernetes::DiscoveryOptions dopts;
+  dopts.default_interval_ms = cfg.monitor_self_scrape_seconds * 1000LL;
+  dopts.kubelet_tls.ca_file = pki.ca_cert;
+  dopts.kubelet_tls.cert_file = pki.admin_cert;
+  dopts.kubelet_tls.key_file = pki.admin_key;
+  ctrl.Add(monitor::kubernetes::NewDiscoveryController(&objects, (*mon)->scrapes(), dopts));
   ctrl.Start();
 
   bound_port->store(server.port());

@@ -95,4 +95,6 @@ void Monitor::Stop() {
 
 Storage* Monitor::storage() { return impl_->head.get(); }
 
+scrape::Manager* Monitor::scrapes() { return impl_->scrapes.get(); }
+
 }  // namespace berth::monitor

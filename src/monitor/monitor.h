@@ -15,6 +15,9 @@ class Router;
 }
 
 namespace berth::monitor {
+namespace scrape {
+class Manager;
+}
 
 struct Options {
   std::string dir;  // DATA/monitor: the TSDB (and its WAL)
@@ -41,6 +44,8 @@ class Monitor {
   void Stop();
 
   Storage* storage();
+  // For discovery, which feeds it target pools from the API.
+  scrape::Manager* scrapes();
 
   struct Impl;
 

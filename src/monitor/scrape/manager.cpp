@@ -272,6 +272,14 @@ Status Manager::Impl::SetPool(const ScrapeConfig& cfg, const std::vector<Labels>
     (**l)->local = local;
     fresh.loops.push_back(std::move(**l));
   }
+  // Discovery may list one target twice (a pod's ports all relabeled to the
+  // annotated port): one loop each.
+  {
+    std::unordered_set<std::string> seen;
+    std::erase_if(fresh.loops, [&](const std::shared_ptr<Loop>& l) {
+      return !seen.insert(l->labels.String() + l->url).second;
+    });
+  }
   std::lock_guard<std::mutex> g(mu);
   Pool& old = pools[cfg.job_name];
   // Keep loops whose target is unchanged (same final labels and URL), with
