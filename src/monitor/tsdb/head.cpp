@@ -534,7 +534,11 @@ class HeadQuerier : public Querier {
 // Head
 
 Head::Head(const Options& opts)
-    : opts_(opts), min_time_(kMaxTime), max_time_(kNoTime), min_valid_time_(kNoTime) {}
+    : opts_(opts),
+      min_time_(kMaxTime),
+      max_time_(kNoTime),
+      min_valid_time_(kNoTime),
+      logged_min_valid_(kNoTime) {}
 
 Head::~Head() { Close(); }
 
@@ -556,6 +560,7 @@ Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
             [hp = h.get()](std::string_view rec) { return hp->ReplayRecord(rec); }, &st.replay));
     h->replaying_ = false;
     h->replay_alias_.clear();
+    h->logged_min_valid_ = h->min_valid_time_.load();
     // Drop records were only noted during replay (see ReplayRecord); apply
     // the last one to what came before it.
     int64_t min_valid = h->min_valid_time_.load();
@@ -674,7 +679,7 @@ void Head::NoteTime(int64_t t) {
   }
 }
 
-int64_t Head::MinTime() const { return std::max(min_time_.load(), min_valid_time_.load()); }
+int64_t Head::MinTime() const { return std::max(min_time_.load(), logged_min_valid_.load()); }
 
 int64_t Head::ChunkBytes() const {
   int64_t n = 0;
@@ -753,14 +758,15 @@ Status Head::ReplayRecord(std::string_view payload) {
 
 Status Head::DropBefore(int64_t t) {
   std::lock_guard ml(maintenance_mu_);
-  if (t > min_valid_time_.load()) {
-    min_valid_time_ = t;
+  RejectBefore(t);
+  if (t > logged_min_valid_.load()) {
     if (wal_ != nullptr) {
       std::string rec;
       EncodeDropBefore(t, &rec);
       BERTH_ASSIGN_OR_RETURN(uint64_t ticket, wal_->Enqueue(rec));
       BERTH_RETURN_IF_ERROR(wal_->Sync(ticket));
     }
+    logged_min_valid_ = t;
   }
   ChunkCutter cutter(opts_);
   int64_t new_min = kMaxTime;
@@ -781,8 +787,31 @@ Status Head::ApplyRetention() {
   int64_t newest = max_time_.load();
   if (newest == kNoTime) return Status::Ok();
   int64_t cut = newest - opts_.retention_ms;
-  if (cut <= min_valid_time_.load()) return Status::Ok();
+  if (cut <= logged_min_valid_.load()) return Status::Ok();
   return DropBefore(cut);
+}
+
+void Head::RejectBefore(int64_t t) {
+  int64_t cur = min_valid_time_.load();
+  while (t > cur && !min_valid_time_.compare_exchange_weak(cur, t)) {
+  }
+}
+
+Status Head::ForEachSeries(int64_t mint, int64_t maxt,
+                           const std::function<Status(const Labels&, std::vector<Sample>&)>& fn) {
+  auto all = AllSeries();
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a->labels < b->labels; });
+  std::vector<Sample> samples;
+  for (const auto& s : all) {
+    samples.clear();
+    {
+      std::lock_guard lk(s->mu);
+      Collect(*s, mint, maxt, &samples);
+    }
+    if (!samples.empty()) BERTH_RETURN_IF_ERROR(fn(s->labels, samples));
+  }
+  return Status::Ok();
 }
 
 int64_t Head::GarbageCollect() {
@@ -828,7 +857,7 @@ Status Head::Checkpoint() {
   BERTH_ASSIGN_OR_RETURN(uint32_t first, wal_->Cut());
   BERTH_ASSIGN_OR_RETURN(auto cp, wal_->NewCheckpoint(first));
   std::string rec;
-  if (int64_t mv = min_valid_time_.load(); mv != kNoTime) {
+  if (int64_t mv = logged_min_valid_.load(); mv != kNoTime) {
     EncodeDropBefore(mv, &rec);
     BERTH_RETURN_IF_ERROR(cp->Add(rec));
   }

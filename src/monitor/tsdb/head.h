@@ -19,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -97,6 +98,16 @@ class Head : public Storage {
   Status DropBefore(int64_t t);
   // DropBefore(MaxTime() - retention_ms) when retention is set.
   Status ApplyRetention();
+  // Refuses appends older than t from now on, without deleting or logging
+  // anything: set before the head's data below t is copied into a block, so
+  // that no commit can slip a sample into that range after it was read and
+  // before DropBefore(t) deletes it. Forgotten on restart.
+  void RejectBefore(int64_t t);
+  // Calls fn(labels, samples in [mint, maxt]) for every series with samples
+  // there, in label order, each series locked only while it is read. Stops
+  // at the first error fn returns.
+  Status ForEachSeries(int64_t mint, int64_t maxt,
+                       const std::function<Status(const Labels&, std::vector<Sample>&)>& fn);
   // Removes series without samples that no appender is using; returns how
   // many. DropBefore does this too.
   int64_t GarbageCollect();
@@ -145,6 +156,9 @@ class Head : public Storage {
   std::atomic<int64_t> min_time_;
   std::atomic<int64_t> max_time_;
   std::atomic<int64_t> min_valid_time_;  // appends below are out of bounds
+  // The newest DropBefore bound in the WAL; min_valid_time_ may be higher
+  // (RejectBefore), but only this one may be replayed as a deletion.
+  std::atomic<int64_t> logged_min_valid_;
   std::atomic<bool> replaying_{false};
 
   // Serialises DropBefore/Checkpoint against each other (not appends).
