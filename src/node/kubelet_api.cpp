@@ -11,6 +11,7 @@
 #include "core/file.h"
 #include "core/time.h"
 #include "node/exec.h"
+#include "node/metrics_exporter.h"
 #include "node/stats.h"
 #include "node/portforward.h"
 #include "net/http.h"
@@ -168,6 +169,36 @@ void ServeStats(net::ResponseWriter& w, NodeContext* ctx, const PodLookup& looku
   w.Reply(200, {{"Content-Type", "application/json"}}, stats->Summary(ctx->node_name, refs));
 }
 
+// The content type Prometheus asks for and node_exporter answers with.
+constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
+
+// GET /metrics/cadvisor: the running containers of the pods bound to this
+// node, labelled with their pod (asked from the API, as for /stats/summary).
+void ServeCadvisor(net::ResponseWriter& w, NodeContext* ctx, const PodLookup& lookup,
+                   const MetricsExporter* exporter) {
+  auto pods = ctx->api->Get("/api/v1/pods?fieldSelector=spec.nodeName%3D" +
+                            net::PercentEncode(ctx->node_name));
+  if (!pods.ok()) return ReplyError(w, pods.status());
+  std::vector<ContainerMeta> metas;
+  for (const auto& p : pods->value("items", Json::array())) {
+    const Json& m = p["metadata"];
+    auto worker = lookup(m.value("namespace", ""), m.value("name", ""));
+    if (!worker) continue;
+    // The image as the status reports it (what the runtime runs), else the spec's.
+    std::map<std::string, std::string> images;
+    for (const char* list : {"initContainers", "containers"})
+      for (const auto& c : p.value("spec", Json::object()).value(list, Json::array()))
+        images[c.value("name", "")] = c.value("image", "");
+    const Json status = p.value("status", Json::object());
+    for (const auto& cs : status.value("containerStatuses", Json::array()))
+      if (!cs.value("image", "").empty()) images[cs.value("name", "")] = cs.value("image", "");
+    for (const auto& [cname, cgroup] : worker->RunningCgroups())
+      metas.push_back({m.value("namespace", ""), m.value("name", ""), m.value("uid", ""), cname,
+                       images[cname], cgroup});
+  }
+  w.Reply(200, {{"Content-Type", kExpositionType}}, exporter->CadvisorMetrics(metas));
+}
+
 }  // namespace
 
 std::string RenderCriLog(std::string_view text, const LogOptions& opts) {
@@ -265,6 +296,18 @@ void MountKubeletApi(net::Router& router, NodeContext* ctx, PodLookup lookup) {
   auto stats = std::make_shared<StatsCollector>();
   router.Handle("/stats/summary", [ctx, lookup, stats](net::Request&, net::ResponseWriter& w) {
     ServeStats(w, ctx, lookup, stats.get());
+  });
+  // Berth's own mounts (each pod's tmpfs, the netns directory) would add
+  // series per pod that say nothing about the node's disks.
+  MetricsExporterOptions mopts;
+  mopts.excluded_mount_prefixes = {ctx->root + "/pods/", "/run/berth/"};
+  auto exporter = std::make_shared<MetricsExporter>(std::move(mopts));
+  router.Handle("/metrics/node", [exporter](net::Request&, net::ResponseWriter& w) {
+    w.Reply(200, {{"Content-Type", kExpositionType}}, exporter->NodeMetrics());
+  });
+  router.Handle("/metrics/cadvisor", [ctx, lookup, exporter](net::Request&,
+                                                             net::ResponseWriter& w) {
+    ServeCadvisor(w, ctx, lookup, exporter.get());
   });
 }
 

@@ -9,6 +9,8 @@
 //   GET|POST /portForward/{ns}/{pod}  websocket SPDY/3.1+portforward.k8s.io
 //       or SPDY/3.1 upgrade (node/portforward.h)
 //   GET /stats/summary  node and container usage (node/stats.h)
+//   GET /metrics/node, /metrics/cadvisor  Prometheus text: node_exporter and
+//       cAdvisor series (node/metrics_exporter.h)
 //   GET /healthz
 #pragma once
 
