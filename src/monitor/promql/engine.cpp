@@ -323,7 +323,10 @@ Result<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool times
   int64_t lookback = ctx_.opts->lookback_ms;
   int64_t first_ref = (at ? *at : start_) - *offset;
   int64_t last_ref = (at ? *at : end_) - *offset;
-  auto sel = ctx_.querier->Select(first_ref - lookback + 1, last_ref, vs.matchers);
+  // `smoothed` interpolates between the samples around each step.
+  const bool smooth = vs.smoothed && !timestamps;
+  auto sel = ctx_.querier->Select(first_ref - lookback + 1, last_ref + (smooth ? lookback : 0),
+                                  vs.matchers);
   if (!sel.ok()) return sel.status();
 
   Value out;
@@ -343,7 +346,14 @@ Result<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool times
       if (j == 0) continue;
       const Sample& last = smp[j - 1];
       if (last.t <= ref - lookback || IsStaleNaN(last.v)) continue;
-      s.points.push_back({StepTime(i), timestamps ? static_cast<double>(last.t) / 1000.0 : last.v});
+      double v = timestamps ? static_cast<double>(last.t) / 1000.0 : last.v;
+      if (smooth && last.t < ref && j < smp.size() && smp[j].t < ref + lookback &&
+          !IsStaleNaN(smp[j].v)) {
+        const Sample& next = smp[j];
+        v = last.v + (next.v - last.v) * static_cast<double>(ref - last.t) /
+                         static_cast<double>(next.t - last.t);
+      }
+      s.points.push_back({StepTime(i), v});
     }
     if (!s.points.empty()) out.series.push_back(std::move(s));
   }
@@ -365,8 +375,13 @@ Result<RangeValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
   rv.fixed = at.has_value();
   rv.fixed_ref = at.value_or(0);
   rv.selector = &vs;
+  rv.anchored = vs.anchored;
+  rv.smoothed = vs.smoothed;
+  rv.lookback = ctx_.opts->lookback_ms;
   int64_t first_ref = rv.Ref(start_), last_ref = rv.Ref(end_);
-  auto sel = ctx_.querier->Select(first_ref - rv.range + 1, last_ref, vs.matchers);
+  int64_t before = rv.anchored || rv.smoothed ? rv.lookback : 0;
+  int64_t after = rv.smoothed ? rv.lookback : 0;
+  auto sel = ctx_.querier->Select(first_ref - rv.range - before + 1, last_ref + after, vs.matchers);
   if (!sel.ok()) return sel.status();
   int64_t loaded = 0;
   for (auto& ss : *sel) {

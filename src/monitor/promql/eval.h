@@ -49,6 +49,12 @@ struct RangeValue {
   int64_t fixed_ref = 0;
   bool is_subquery = false;
   const VectorSelector* selector = nullptr;  // for absent_over_time, annotations
+  // Prometheus 3's experimental modifiers: the series also hold the samples
+  // just outside each window (within the lookback) that anchored windows
+  // start from and smoothed windows interpolate with.
+  bool anchored = false;
+  bool smoothed = false;
+  int64_t lookback = 0;
   int64_t Ref(int64_t ts) const { return (fixed ? fixed_ref : ts) - offset; }
 };
 

@@ -163,6 +163,65 @@ bool EndsWith(std::string_view s, std::string_view suf) {
   return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
 }
 
+// `anchored` windows start from the last sample at or before the window's
+// start (within the lookback) and are not extrapolated.
+std::optional<double> AnchoredWindow(const std::string& name, const std::vector<Point>& pts,
+                                     size_t lo, size_t hi, int64_t ref, const RangeValue& rv) {
+  size_t first = lo;
+  if (lo > 0 && pts[lo - 1].t > ref - rv.range - rv.lookback) first = lo - 1;
+  Window w(pts.data() + first, hi - first);
+  double r = 0;
+  if (name == "changes" || name == "resets") {
+    for (size_t k = 1; k < w.size(); ++k) {
+      double a = w[k - 1].v, b = w[k].v;
+      if (name == "changes" ? (a != b && !(std::isnan(a) && std::isnan(b))) : b < a) r += 1;
+    }
+    return r;
+  }
+  r = w.back().v - w.front().v;
+  if (name != "delta")
+    for (size_t k = 1; k < w.size(); ++k)
+      if (w[k].v < w[k - 1].v) r += w[k - 1].v;
+  if (name == "rate") r /= static_cast<double>(rv.range) / 1000.0;
+  return r;
+}
+
+// `smoothed` windows take the values at the window's edges by linear
+// interpolation between the samples around them (counters corrected for
+// resets first); an edge with a sample on one side only takes its value. The
+// samples just outside the window count, so a window with no sample of its
+// own still has a value when data surrounds it; data only before or only
+// after it gives none.
+std::optional<double> SmoothedWindow(const std::string& name, const std::vector<Point>& pts,
+                                     size_t lo, size_t hi, int64_t ref, const RangeValue& rv) {
+  const int64_t start = ref - rv.range;
+  bool prev = lo > 0 && pts[lo - 1].t > start - rv.lookback;
+  bool next = hi < pts.size() && pts[hi].t < ref + rv.lookback;
+  if (lo >= hi && !(prev && next)) return std::nullopt;
+  size_t first = prev ? lo - 1 : lo, last = next ? hi + 1 : hi;
+  std::vector<Point> v(pts.begin() + static_cast<std::ptrdiff_t>(first),
+                       pts.begin() + static_cast<std::ptrdiff_t>(last));
+  if (name != "delta") {
+    double correction = 0;
+    for (size_t k = 1; k < v.size(); ++k) {
+      double raw = pts[first + k].v, before = pts[first + k - 1].v;
+      if (raw < before) correction += before;
+      v[k].v = raw + correction;
+    }
+  }
+  auto value_at = [&v](int64_t t) {
+    size_t b = 0;
+    while (b < v.size() && v[b].t <= t) ++b;
+    if (b == 0) return v[0].v;
+    const Point& a = v[b - 1];
+    if (b == v.size() || a.t == t) return a.v;
+    return a.v + (v[b].v - a.v) * static_cast<double>(t - a.t) / static_cast<double>(v[b].t - a.t);
+  };
+  double r = value_at(ref) - value_at(start);
+  if (name == "rate") r /= static_cast<double>(rv.range) / 1000.0;
+  return r;
+}
+
 // ---- classic histogram_quantile -------------------------------------------------
 
 struct Bucket {
@@ -808,6 +867,16 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     return r;
   }
 
+  if (rv->anchored && name != "changes" && name != "delta" && name != "increase" &&
+      name != "rate" && name != "resets")
+    return Invalid(
+        "anchored modifier can only be used with: changes, delta, increase, rate, resets - not "
+        "with " +
+        name);
+  if (rv->smoothed && name != "delta" && name != "increase" && name != "rate")
+    return Invalid("smoothed modifier can only be used with: delta, increase, rate - not with " +
+                   name);
+
   const bool keep_name = name == "last_over_time" || name == "first_over_time";
   if ((name == "rate" || name == "increase") && rv->selector != nullptr) {
     for (const auto& s : rv->series) {
@@ -844,10 +913,16 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       if (rv->fixed) lo = hi = 0;
       while (hi < pts.size() && pts[hi].t <= ref) ++hi;
       while (lo < hi && pts[lo].t <= ref - rv->range) ++lo;
+      if (rv->smoothed) {
+        if (auto r = SmoothedWindow(name, pts, lo, hi, ref, *rv)) o.points.push_back({ts, *r});
+        continue;
+      }
       if (lo >= hi) continue;
       Window w(pts.data() + lo, hi - lo);
       std::optional<double> r;
-      if (name == "rate" || name == "increase" || name == "delta") {
+      if (rv->anchored) {
+        r = AnchoredWindow(name, pts, lo, hi, ref, *rv);
+      } else if (name == "rate" || name == "increase" || name == "delta") {
         r = ExtrapolatedRate(w, ref - rv->range, ref, rv->range, name != "delta", name == "rate");
       } else if (name == "irate") {
         r = InstantRate(w, true);
