@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
   server->add_option("--monitor-scrape-interval", cfg.monitor_self_scrape_seconds,
                      "Seconds between scrapes of Berth's own metrics and, by default, of discovered targets")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  server->add_option("--alertmanager-config", cfg.alertmanager_config,
+                     "Alertmanager configuration file (route, receivers, inhibit_rules)");
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });
   int image_rc = 0;
   berth::AddImageCommand(app, &image_rc);

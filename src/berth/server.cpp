@@ -200,7 +200,9 @@ int RunServer(const ServerConfig& cfg) {
   monitor::Options mon_opts;
   mon_opts.dir = cfg.data_dir + "/monitor";
   mon_opts.config_file = cfg.monitor_config;
+  mon_opts.alertmanager_config = cfg.alertmanager_config;
   mon_opts.self_scrape_interval_ms = cfg.monitor_self_scrape_seconds * 1000LL;
+  mon_opts.external_url = "https://" + cfg.advertise + ":" + std::to_string(cfg.port);
   auto mon = monitor::Monitor::Open(mon_opts);
   if (!mon.ok()) {
     log::Error("cannot open the monitoring storage", log::Fields()("err", mon.status().ToString()));
@@ -272,6 +274,7 @@ int RunServer(const ServerConfig& cfg) {
   dopts.kubelet_tls.cert_file = pki.admin_cert;
   dopts.kubelet_tls.key_file = pki.admin_key;
   ctrl.Add(monitor::kubernetes::NewDiscoveryController(&objects, (*mon)->scrapes(), dopts));
+  ctrl.Add(monitor::kubernetes::NewRuleController(&objects, (*mon)->rules()));
   ctrl.Start();
 
   bound_port->store(server.port());

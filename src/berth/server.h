@@ -24,6 +24,7 @@ struct ServerConfig {
   int image_gc_min_age_seconds = 120;
   std::string monitor_config;           // prometheus.yml with scrape_configs
   int monitor_self_scrape_seconds = 15;
+  std::string alertmanager_config;      // alertmanager.yml: routes and receivers
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

@@ -18,16 +18,25 @@ namespace berth::monitor {
 namespace scrape {
 class Manager;
 }
+namespace rules {
+class RuleManager;
+}
 
 struct Options {
   std::string dir;  // DATA/monitor: the TSDB (and its WAL)
   int64_t retention_ms = 15LL * 24 * 3600 * 1000;
+  int64_t retention_bytes = 0;  // 0: no bound on blocks + WAL
   int64_t self_scrape_interval_ms = 15'000;
   // The `instance` label of Berth's own metrics (host:port).
   std::string self_instance = "localhost";
   // A Prometheus configuration file (scrape_configs); empty for none.
   std::string config_file;
   int scrape_workers = 4;
+  // Alertmanager's configuration file (route, receivers, inhibit_rules);
+  // empty: alerts are kept and listed but nobody is notified.
+  std::string alertmanager_config;
+  // Where alerts link back to (generator URLs): https://HOST:PORT.
+  std::string external_url;
 };
 
 class Monitor {
@@ -46,6 +55,8 @@ class Monitor {
   Storage* storage();
   // For discovery, which feeds it target pools from the API.
   scrape::Manager* scrapes();
+  // For PrometheusRule objects, which become rule groups.
+  rules::RuleManager* rules();
 
   struct Impl;
 

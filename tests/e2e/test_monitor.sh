@@ -20,8 +20,46 @@ check_wait "the exporters listen" 10 test -s "$E2E_TMP/app.port" -a -s "$E2E_TMP
 APP_PORT=$(cat "$E2E_TMP/app.port")
 BROKEN_PORT=$(cat "$E2E_TMP/broken.port")
 
+log "rules, and where alerts go"
+SMTP_PORT=$(_free_port)
+bg /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$E2E_TMP/mail"
+bg python3 "$HERE/webhook_receiver.py" "$E2E_TMP/hook.port" "$E2E_TMP/hook.jsonl"
+check_wait "the webhook receiver listens" 10 test -s "$E2E_TMP/hook.port"
+smtp_up() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $SMTP_PORT), 1)"; }
+check_wait "the SMTP server listens" 20 smtp_up
+cat >"$E2E_TMP/rules.yml" <<'EOF2'
+groups:
+  - name: app
+    interval: 1s
+    rules:
+      - record: job:app_requests:rate5s
+        expr: sum by (job) (rate(app_requests_total[5s]))
+      - alert: TargetDown
+        expr: up{job="broken"} == 0
+        for: 2s
+        labels: {severity: page}
+        annotations:
+          summary: "{{ $labels.instance }} of {{ $labels.job }} is down"
+          value: "{{ $value | humanize }}"
+EOF2
+expect_ok "promtool check rules accepts the rule file" promtool check rules "$E2E_TMP/rules.yml"
+cat >"$E2E_TMP/alertmanager.yml" <<EOF2
+global: {smtp_smarthost: "127.0.0.1:$SMTP_PORT", smtp_from: berth@example.test, smtp_require_tls: false}
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: team
+    email_configs: [{to: oncall@example.test}]
+    webhook_configs: [{url: "http://127.0.0.1:$(cat "$E2E_TMP/hook.port")/hook"}]
+EOF2
+
 cat >"$E2E_TMP/berth-prometheus.yml" <<EOF2
 global: {scrape_interval: 1s}
+rule_files: [rules.yml]
 scrape_configs:
   - job_name: app
     static_configs: [{targets: ["127.0.0.1:$APP_PORT"], labels: {env: e2e}}]
@@ -30,7 +68,8 @@ scrape_configs:
   - job_name: broken
     static_configs: [{targets: ["127.0.0.1:$BROKEN_PORT"]}]
 EOF2
-SERVER_ARGS=(--no-agent --monitor-config "$E2E_TMP/berth-prometheus.yml" --monitor-scrape-interval 1)
+SERVER_ARGS=(--no-agent --monitor-config "$E2E_TMP/berth-prometheus.yml" --monitor-scrape-interval 1
+  --alertmanager-config "$E2E_TMP/alertmanager.yml")
 mkdir -p "$DATA/pki"
 echo "metrics-token metrics" >"$DATA/pki/tokens"
 chmod 600 "$DATA/pki/tokens"
@@ -58,6 +97,31 @@ assert_eq "metadata from the scrape" "counter" "$(kcurl '/api/v1/metadata?metric
 check_wait "rate() over scraped counters is positive" 20 qv_some 'sum(rate(app_requests_total{job="app"}[5s])) > 0'
 assert_match "histogram_quantile over scraped buckets" "$(qv 'histogram_quantile(0.5, app_latency_seconds_bucket)')" '^0\.[0-9]+$'
 assert_match "Berth's own metrics are queryable" "$(qv 'prometheus_tsdb_head_series{job="berth"} > 0')" '^[0-9.e+]+$'
+
+log "recording and alerting rules"
+check_wait "the recording rule writes its series" 20 qv_some 'job:app_requests:rate5s{job="app"} > 0'
+R=$(kcurl /api/v1/rules)
+assert_eq "/api/v1/rules lists the group" "app" "$(jq -r '.data.groups[0].name' <<<"$R")"
+assert_eq "  with both rules" "recording alerting" "$(jq -r '[.data.groups[0].rules[].type] | join(" ")' <<<"$R")"
+check_wait "the alert fires after its 'for'" 20 qv_is 'ALERTS{alertname="TargetDown",alertstate="firing"}' 1
+A=$(kcurl /api/v1/alerts)
+assert_match "its annotation is templated" "$(jq -r '.data.alerts[0].annotations.summary' <<<"$A")" \
+  '^127\.0\.0\.1:[0-9]+ of broken is down$'
+hook_has() { grep -q '"alertname": "TargetDown"' "$E2E_TMP/hook.jsonl" 2>/dev/null; }
+check_wait "the webhook receiver gets the alert" 20 hook_has
+H=$(head -1 "$E2E_TMP/hook.jsonl")
+assert_eq "  in Alertmanager's webhook format" "4 firing team" "$(jq -r '"\(.version) \(.status) \(.receiver)"' <<<"$H")"
+assert_eq "  grouped by alertname" '{"alertname":"TargetDown"}' "$(jq -c .groupLabels <<<"$H")"
+mail_has() { grep -rqs "TargetDown" "$E2E_TMP/mail/new"; }
+check_wait "an email reaches the SMTP server" 20 mail_has
+assert_match "  addressed to the receiver" "$(grep -rh '^To:' "$E2E_TMP/mail/new" | head -1)" 'oncall@example.test'
+AM=$(kcurl /alertmanager/api/v2/alerts)
+assert_eq "Alertmanager's API lists the alert" "active" "$(jq -r '.[] | select(.labels.alertname=="TargetDown") | .status.state' <<<"$AM")"
+NOW_ISO=$(date -u +%Y-%m-%dT%H:%M:%SZ); END_ISO=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+SIL=$(kcurl /alertmanager/api/v2/silences -X POST -H 'Content-Type: application/json' -d "{\"matchers\":[{\"name\":\"alertname\",\"value\":\"TargetDown\",\"isRegex\":false,\"isEqual\":true}],\"startsAt\":\"$NOW_ISO\",\"endsAt\":\"$END_ISO\",\"createdBy\":\"e2e\",\"comment\":\"maintenance\"}")
+assert_match "a silence is created" "$(jq -r .silenceID <<<"$SIL")" '^[0-9a-f-]{36}$'
+suppressed() { [[ $(kcurl /alertmanager/api/v2/alerts | jq -r '.[] | select(.labels.alertname=="TargetDown") | .status.state') == suppressed ]]; }
+check_wait "the silence suppresses the alert" 10 suppressed
 
 log "promtool against Berth"
 # promtool 2.42 has no client options: it trusts SSL_CERT_FILE (Go's way) and

@@ -3,7 +3,8 @@
 # prometheus.io/scrape, a ServiceMonitor and a PodMonitor (the Prometheus
 # Operator's kinds, applied with kubectl) all lead to scrapes of a real pod
 # serving metrics on the pod network; deleting the pod marks its series
-# stale; the kubelet's cAdvisor and node_exporter series are scraped too.
+# stale; a PrometheusRule becomes rule groups (and an invalid one a Warning
+# event); the kubelet's cAdvisor and node_exporter series are scraped too.
 source "$(dirname "$0")/lib.sh" "$@"
 
 SERVER_ARGS=(--node-name e2e-node --monitor-scrape-interval 1)
@@ -74,6 +75,41 @@ check_wait "the PodMonitor's target is scraped" 30 qv_is 'demo_requests_total{jo
 T=$(kcurl /api/v1/targets)
 assert_match "the targets list the pools" "$(jq -r '[.data.activeTargets[].scrapePool] | unique | join(" ")' <<<"$T")" \
   'kubernetes-pods.*podMonitor/default/demo-pm/0.*serviceMonitor/default/demo-sm/0'
+
+log "a PrometheusRule becomes rule groups"
+kubectl apply -f - >/dev/null <<'EOF'
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: demo-rules}
+spec:
+  groups:
+  - name: demo
+    interval: 1s
+    rules:
+    - record: namespace:demo_requests:sum
+      expr: sum by (namespace) (demo_requests_total{job="kubernetes-pods"})
+    - alert: DemoHigh
+      expr: demo_requests_total{job="kubernetes-pods"} > 40
+      labels: {severity: info}
+EOF
+check_wait "its recording rule writes" 30 qv_is 'namespace:demo_requests:sum{namespace="default"}' 42
+check_wait "its alert fires" 30 qv_is 'ALERTS{alertname="DemoHigh",alertstate="firing"}' 1
+kubectl apply -f - >/dev/null <<'EOF'
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: broken-rules}
+spec:
+  groups: [{name: bad, rules: [{record: "x", expr: "sum(("}]}]
+EOF
+bad_rules_event() { kubectl get events --field-selector involvedObject.name=broken-rules -o jsonpath='{.items[*].reason}' | grep -q InvalidRules; }
+check_wait "an invalid PrometheusRule gets a Warning event" 30 bad_rules_event
+assert_contains "  naming the problem" "$(kubectl get events --field-selector involvedObject.name=broken-rules -o jsonpath='{.items[0].message}')" 'could not parse expression'
+
+log "the kubelet's node and container series"
+check_wait "node_exporter's series from the kubelet" 30 qv_some 'node_memory_MemTotal_bytes{job="node-exporter",node="e2e-node"} > 0'
+check_wait "cAdvisor's series for the pod's container" 30 qv_some 'container_cpu_usage_seconds_total{job="kubelet",pod="app",container="web",namespace="default"}'
+assert_match "container memory working set" "$(qv 'container_memory_working_set_bytes{pod="app",container="web"}')" '^[0-9.e+]+$'
+check_wait "the pod's network counters" 30 qv_some 'container_network_receive_bytes_total{pod="app",interface="eth0"}'
 
 log "deleting the pod ends its series"
 kc delete pod app --wait=false

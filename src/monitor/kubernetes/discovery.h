@@ -23,6 +23,10 @@ namespace berth::controllers {
 class Controller;
 }
 
+namespace berth::monitor::rules {
+class RuleManager;
+}
+
 namespace berth::monitor::kubernetes {
 
 struct DiscoveryOptions {
@@ -43,5 +47,11 @@ Status EnsureOperatorCrds(api::ObjectStore* os);
 std::unique_ptr<controllers::Controller> NewDiscoveryController(api::ObjectStore* os,
                                                                 scrape::Manager* scrapes,
                                                                 DiscoveryOptions opts);
+
+// The controller that turns PrometheusRule objects into rule groups (source
+// "prometheusrule/NS/NAME"); an invalid one is reported as a Warning event on
+// it and leaves its previous groups in place.
+std::unique_ptr<controllers::Controller> NewRuleController(api::ObjectStore* os,
+                                                           rules::RuleManager* rules);
 
 }  // namespace berth::monitor::kubernetes
