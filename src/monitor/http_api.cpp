@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -279,9 +280,58 @@ void HttpApi::Mount(net::Router& router) {
     router.Handle("/api/v1/" + e, h);
     router.Handle("/api/v1/" + e + "/*", h);
   }
+  router.Handle("/federate",
+                [this](net::Request& req, net::ResponseWriter& w) { Federate(req, w); });
+  router.Handle("/prometheus/federate",
+                [this](net::Request& req, net::ResponseWriter& w) { Federate(req, w); });
   router.Handle("/prometheus/api/v1/*", [this](net::Request& req, net::ResponseWriter& w) {
     Serve(req.path.substr(std::string("/prometheus/api/v1/").size()), req, w);
   });
+}
+
+// /federate: the newest sample (within the 5-minute lookback) of every series
+// matching any match[] selector, in the text exposition format with explicit
+// timestamps, for another Prometheus to scrape with honor_labels.
+void HttpApi::Federate(net::Request& req, net::ResponseWriter& w) {
+  Params p = ReadParams(req);
+  std::vector<std::vector<Matcher>> sets;
+  for (const auto& m : p.List("match[]")) {
+    auto ms = promql::ParseMatchers(m);
+    if (!ms.ok()) {
+      w.Reply(400, {{"Content-Type", "text/plain"}}, ms.status().message() + "\n");
+      return;
+    }
+    sets.push_back(std::move(*ms));
+  }
+  int64_t now = static_cast<int64_t>(std::time(nullptr)) * 1000;
+  int64_t lookback = engine_->options().lookback_ms;
+  std::map<Labels, Sample> latest;
+  auto querier = storage_->NewQuerier();
+  for (const auto& ms : sets) {
+    auto sel = querier->Select(now - lookback + 1, now, ms);
+    if (!sel.ok()) {
+      w.Reply(500, {{"Content-Type", "text/plain"}}, sel.status().message() + "\n");
+      return;
+    }
+    for (auto& ss : *sel)
+      if (!ss.samples.empty() && !IsStaleNaN(ss.samples.back().v))
+        latest[ss.labels] = ss.samples.back();
+  }
+  std::string out, last_name;
+  for (const auto& [ls, smp] : latest) {
+    std::string name(ls.Name());
+    if (name != last_name) {
+      out += "# TYPE " + name + " untyped\n";
+      last_name = name;
+    }
+    out += ls.MetricString();
+    out += ' ';
+    out += FormatFloat(smp.v);
+    out += ' ';
+    out += std::to_string(smp.t);
+    out += '\n';
+  }
+  w.Reply(200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}}, out);
 }
 
 void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::ResponseWriter& w) {

@@ -37,8 +37,9 @@ class HttpApi {
   HttpApi(Storage* storage, const promql::Engine* engine, ApiProviders providers);
 
   // Serves /api/v1/<endpoint> for Prometheus's endpoint names (next to the
-  // Kubernetes API, whose /api/v1 resources never use those names) and the
-  // whole API again under /prometheus/ for clients configured with a prefix.
+  // Kubernetes API, whose /api/v1 resources never use those names), /federate,
+  // and the whole API again under /prometheus/ for clients configured with a
+  // prefix.
   void Mount(net::Router& router);
 
   // One request, routed by the path after /api/v1/ (exposed for tests).
@@ -48,6 +49,7 @@ class HttpApi {
   static std::vector<std::string> Endpoints();
 
  private:
+  void Federate(net::Request& req, net::ResponseWriter& w);
   Storage* storage_;
   const promql::Engine* engine_;
   ApiProviders providers_;

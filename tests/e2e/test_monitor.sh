@@ -87,7 +87,7 @@ check_wait "the app target is scraped (up == 1)" 20 qv_is 'up{job="app"}' 1
 check_wait "Berth scrapes itself" 20 qv_is 'up{job="berth"}' 1
 assert_eq "target labels are attached" "e2e" "$(q 'app_requests_total{path="/"}' | jq -r '.data.result[0].metric.env')"
 assert_eq "metric_relabel_configs dropped the gauge" "none" "$(qv 'app_temperature_celsius')"
-assert_eq "the broken target is down" "0" "$(qv 'up{job="broken"}')"
+check_wait "the broken target is down" 20 qv_is 'up{job="broken"}' 0
 T=$(kcurl /api/v1/targets)
 assert_eq "two configured targets and Berth itself" "3" "$(jq '.data.activeTargets | length' <<<"$T")"
 assert_eq "the broken target's health" "down" "$(jq -r '.data.activeTargets[] | select(.labels.job=="broken") | .health' <<<"$T")"
@@ -168,8 +168,17 @@ global: {scrape_interval: 1s, external_labels: {source: prom}}
 scrape_configs:
   - job_name: app
     static_configs: [{targets: ["127.0.0.1:$APP_PORT"]}]
+  - job_name: federate
+    honor_labels: true
+    metrics_path: /federate
+    params: {"match[]": ['{job="app",env="e2e"}']}
+    metric_relabel_configs: [{target_label: federated, replacement: "yes"}]
+    scheme: https
+    tls_config: {ca_file: $DATA/pki/ca.crt, cert_file: $DATA/pki/admin.crt, key_file: $DATA/pki/admin.key}
+    static_configs: [{targets: ["127.0.0.1:$PORT"]}]
 remote_write:
   - url: https://127.0.0.1:$PORT/api/v1/write
+    write_relabel_configs: [{source_labels: [federated], regex: "yes", action: drop}]
     tls_config: {ca_file: $DATA/pki/ca.crt, cert_file: $DATA/pki/admin.crt, key_file: $DATA/pki/admin.key}
     queue_config: {batch_send_deadline: 500ms}
 EOF2
@@ -180,17 +189,17 @@ check_wait "Prometheus scrapes the app" 30 bash -c \
   "curl -s '$PROM/api/v1/query?query=up' | jq -e '.data.result[0].value[1] == \"1\"'"
 check_wait "its samples arrive in Berth" 30 qv_some 'count_over_time(app_requests_total{source="prom",path="/"}[1m]) >= 3'
 # Compare at a time both have: Prometheus's newest sample when we ask.
-TS=$(curl -s "$PROM/api/v1/query" --data-urlencode 'query=timestamp(app_requests_total{path="/"})' |
+TS=$(curl -s "$PROM/api/v1/query" --data-urlencode 'query=timestamp(app_requests_total{path="/",federated=""})' |
   jq -r '.data.result[0].value[1]')
 berth_has_ts() { qv_some "timestamp(app_requests_total{source=\"prom\",path=\"/\"}) >= $TS"; }
 check_wait "Berth has Prometheus's sample of $TS" 20 berth_has_ts
 # Pairs: the query on Prometheus, the same on Berth's copy of its samples.
 PAIRS=(
-  'app_requests_total' 'app_requests_total{source="prom"}'
-  'sum by (path) (rate(app_requests_total[10s]))' 'sum by (path) (rate(app_requests_total{source="prom"}[10s]))'
-  'histogram_quantile(0.9, rate(app_latency_seconds_bucket[10s]))'
+  'app_requests_total{federated=""}' 'app_requests_total{source="prom"}'
+  'sum by (path) (rate(app_requests_total{federated=""}[10s]))' 'sum by (path) (rate(app_requests_total{source="prom"}[10s]))'
+  'histogram_quantile(0.9, rate(app_latency_seconds_bucket{federated=""}[10s]))'
   'histogram_quantile(0.9, rate(app_latency_seconds_bucket{source="prom"}[10s]))'
-  'max_over_time(app_requests_total[30s]) - min_over_time(app_requests_total[30s] offset 2s)'
+  'max_over_time(app_requests_total{federated=""}[30s]) - min_over_time(app_requests_total{federated=""}[30s] offset 2s)'
   'max_over_time(app_requests_total{source="prom"}[30s]) - min_over_time(app_requests_total{source="prom"}[30s] offset 2s)'
 )
 normalise='[.data.result[] | {m: (.metric | del(.source)), v: .value[1]}] | sort_by(.m | tostring)'
@@ -200,6 +209,13 @@ for ((i = 0; i < ${#PAIRS[@]}; i += 2)); do
   assert_ne "Prometheus answers ${PAIRS[i]}" "[]" "$want"
   assert_eq "Berth gives the same answer" "$want" "$got"
 done
+
+federated() { curl -s "$PROM/api/v1/query" --data-urlencode 'query=app_requests_total{env="e2e",job="app",federated="yes"}' | jq -e '.data.result | length == 2'; }
+check_wait "Prometheus federates Berth's series (/federate, honor_labels)" 30 federated ||
+  curl -s "$PROM/api/v1/targets" | jq -c '.data.activeTargets[] | select(.scrapePool=="federate") | {health, lastError}' >&2
+F=$(kcurl '/federate' -G --data-urlencode 'match[]={job="app",__name__="up",source=""}')
+assert_match "/federate answers in the text format with timestamps" "$F" '^# TYPE up untyped
+up\{env="e2e", instance="127\.0\.0\.1:[0-9]+", job="app"\} 1 [0-9]{13}$'
 
 # Prometheus goes first, or it would keep retrying the Berth killed below.
 kill "$BG_PID"; wait "$BG_PID" 2>/dev/null
