@@ -80,6 +80,13 @@ int main(int argc, char** argv) {
   server->add_option("--monitor-scrape-interval", cfg.monitor_self_scrape_seconds,
                      "Seconds between scrapes of Berth's own metrics and, by default, of discovered targets")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  server->add_option("--monitor-retention-days", cfg.monitor_retention_days,
+                     "Days of monitoring data kept")->capture_default_str()->check(CLI::Range(1, 3650));
+  server->add_option("--monitor-retention-bytes", cfg.monitor_retention_bytes,
+                     "Upper bound on the monitoring database's blocks and WAL (0: none)")->capture_default_str();
+  server->add_option("--monitor-out-of-order-seconds", cfg.monitor_out_of_order_seconds,
+                     "Accept samples up to this much older than their series' newest (0: refuse them)")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
   server->add_option("--alertmanager-config", cfg.alertmanager_config,
                      "Alertmanager configuration file (route, receivers, inhibit_rules)");
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "berth v0.1.0 (Kubernetes API v1.32)\n"; });

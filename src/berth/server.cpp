@@ -201,6 +201,9 @@ int RunServer(const ServerConfig& cfg) {
   mon_opts.dir = cfg.data_dir + "/monitor";
   mon_opts.config_file = cfg.monitor_config;
   mon_opts.alertmanager_config = cfg.alertmanager_config;
+  mon_opts.retention_ms = cfg.monitor_retention_days * 86400LL * 1000;
+  mon_opts.retention_bytes = cfg.monitor_retention_bytes;
+  mon_opts.out_of_order_window_ms = cfg.monitor_out_of_order_seconds * 1000LL;
   mon_opts.self_scrape_interval_ms = cfg.monitor_self_scrape_seconds * 1000LL;
   mon_opts.external_url = "https://" + cfg.advertise + ":" + std::to_string(cfg.port);
   auto mon = monitor::Monitor::Open(mon_opts);

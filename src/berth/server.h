@@ -25,6 +25,9 @@ struct ServerConfig {
   std::string monitor_config;           // prometheus.yml with scrape_configs
   int monitor_self_scrape_seconds = 15;
   std::string alertmanager_config;      // alertmanager.yml: routes and receivers
+  int monitor_retention_days = 15;
+  int64_t monitor_retention_bytes = 0;
+  int monitor_out_of_order_seconds = 0;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

@@ -55,6 +55,7 @@ Result<std::unique_ptr<Monitor>> Monitor::Open(const Options& opts) {
   to.dir = opts.dir;
   to.retention_ms = opts.retention_ms;
   to.retention_bytes = opts.retention_bytes;
+  to.head.ooo_window_ms = opts.out_of_order_window_ms;
   auto db = tsdb::Db::Open(to);
   if (!db.ok()) return db.status();
   impl->db = std::move(*db);

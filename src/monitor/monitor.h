@@ -26,6 +26,9 @@ struct Options {
   std::string dir;  // DATA/monitor: the TSDB (and its WAL)
   int64_t retention_ms = 15LL * 24 * 3600 * 1000;
   int64_t retention_bytes = 0;  // 0: no bound on blocks + WAL
+  // Samples this much older than their series' newest are still accepted
+  // (Prometheus's out_of_order_time_window); 0 refuses them.
+  int64_t out_of_order_window_ms = 0;
   int64_t self_scrape_interval_ms = 15'000;
   // The `instance` label of Berth's own metrics (host:port).
   std::string self_instance = "localhost";

@@ -69,7 +69,7 @@ scrape_configs:
     static_configs: [{targets: ["127.0.0.1:$BROKEN_PORT"]}]
 EOF2
 SERVER_ARGS=(--no-agent --monitor-config "$E2E_TMP/berth-prometheus.yml" --monitor-scrape-interval 1
-  --alertmanager-config "$E2E_TMP/alertmanager.yml")
+  --alertmanager-config "$E2E_TMP/alertmanager.yml" --monitor-out-of-order-seconds 300)
 mkdir -p "$DATA/pki"
 echo "metrics-token metrics" >"$DATA/pki/tokens"
 chmod 600 "$DATA/pki/tokens"
@@ -237,6 +237,16 @@ kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
 start_server
 assert_eq "all 50 samples are back" 50 "$(qv "count_over_time(durable_metric{k=\"v\"}[5m] @ $(( NOWMS / 1000 )))")"
 assert_eq "with their values" 149 "$(qv "max_over_time(durable_metric[5m] @ $(( NOWMS / 1000 )))")"
+# The 50 samples sit 60 s apart at 1 s steps; one between two of them is
+# out of order, accepted within the 300 s window.
+python3 "$HERE/remote_write_body.py" durable_metric '{"k":"v"}' $((NOWMS - 60000 + 500)) 1000 7 1 >"$E2E_TMP/ooo.bin"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary @"$E2E_TMP/ooo.bin")
+assert_eq "an out-of-order sample within the window is accepted" 204 "$code"
+assert_eq "  and counted" 51 "$(qv "count_over_time(durable_metric{k=\"v\"}[5m] @ $(( NOWMS / 1000 )))")"
+python3 "$HERE/remote_write_body.py" durable_metric '{"k":"v"}' $((NOWMS - 3600000)) 1000 7 1 >"$E2E_TMP/old.bin"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary @"$E2E_TMP/old.bin")
+assert_eq "one older than the window is refused (400)" 400 "$code"
+assert_contains "  as out of order" "$(body)" "out of order"
 assert_match "scraped history survived too" "$(qv "count_over_time(up{job=\"app\"}[10m])")" '^[0-9]+$'
 
 finish
