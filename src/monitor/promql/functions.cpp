@@ -8,6 +8,8 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <map>
+#include <optional>
 #include <span>
 #include <unordered_map>
 
@@ -437,6 +439,284 @@ const std::unordered_map<std::string, MathFn>& MathFunctions() {
   return m;
 }
 
+// ---- info() ---------------------------------------------------------------------
+
+// Where on the time axis an expression reads its samples: step time t maps to
+// (at ? at : t) - offset. info() looks its info series up at that time, so an
+// @ or offset on the base data also pins or shifts the enrichment.
+struct TimeShift {
+  std::optional<int64_t> at;
+  int64_t offset = 0;
+  int64_t Apply(int64_t t) const { return (at ? *at : t) - offset; }
+};
+
+// `inner` applied to the times `outer` produces: an inner @ discards whatever
+// the outer layers did, otherwise the offsets add up.
+TimeShift Compose(const TimeShift& outer, const TimeShift& inner) {
+  if (inner.at) return inner;
+  return {outer.at, outer.offset + inner.offset};
+}
+
+// The shift of the first selector (or subquery) in depth-first order, as a
+// single reference time per step has to come from one place; nullopt when
+// the expression reads no data.
+Result<std::optional<TimeShift>> FirstSelectorShift(const Expr& e, const Evaluator& ev) {
+  using Found = std::optional<TimeShift>;
+  switch (e.kind) {
+    case NodeKind::kVectorSelector: {
+      const auto& vs = static_cast<const VectorSelector&>(e);
+      auto off = ev.ResolveDuration(vs.offset);
+      if (!off.ok()) return off.status();
+      return Found(TimeShift{ev.AtTime(vs.at, vs.at_ms), *off});
+    }
+    case NodeKind::kMatrixSelector:
+      return FirstSelectorShift(*static_cast<const MatrixSelector&>(e).vector_selector, ev);
+    case NodeKind::kSubquery: {
+      const auto& sq = static_cast<const SubqueryExpr&>(e);
+      auto off = ev.ResolveDuration(sq.offset);
+      if (!off.ok()) return off.status();
+      TimeShift own{ev.AtTime(sq.at, sq.at_ms), *off};
+      auto inner = FirstSelectorShift(*sq.expr, ev);
+      if (!inner.ok()) return inner;
+      return Found(Compose(own, inner->value_or(TimeShift{})));
+    }
+    case NodeKind::kParen:
+      return FirstSelectorShift(*static_cast<const ParenExpr&>(e).expr, ev);
+    case NodeKind::kUnary:
+      return FirstSelectorShift(*static_cast<const UnaryExpr&>(e).expr, ev);
+    case NodeKind::kCall:
+      for (const auto& a : static_cast<const Call&>(e).args) {
+        auto r = FirstSelectorShift(*a, ev);
+        if (!r.ok() || r->has_value()) return r;
+      }
+      return Found();
+    case NodeKind::kAggregate: {
+      const auto& a = static_cast<const AggregateExpr&>(e);
+      for (const Expr* x : {a.expr.get(), a.param.get()}) {
+        if (x == nullptr) continue;
+        auto r = FirstSelectorShift(*x, ev);
+        if (!r.ok() || r->has_value()) return r;
+      }
+      return Found();
+    }
+    case NodeKind::kBinary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      auto r = FirstSelectorShift(*b.lhs, ev);
+      if (!r.ok() || r->has_value()) return r;
+      return FirstSelectorShift(*b.rhs, ev);
+    }
+    case NodeKind::kNumber:
+    case NodeKind::kString:
+      return Found();
+  }
+  return Found();
+}
+
+// info(v [, selector]): adds to each series of v the data labels of the info
+// series that share its identifying labels (instance, job), per step.
+Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
+  static const std::vector<std::string> kIdentifying = {"instance", "job"};
+  const std::string name_label(kMetricName);
+
+  auto base = ev.Eval(*c.args[0]);
+  if (!base.ok()) return base;
+
+  std::vector<Matcher> name_ms, data_ms;
+  if (c.args.size() > 1) {
+    for (const Matcher& m : static_cast<const VectorSelector&>(Unwrap(*c.args[1])).matchers)
+      (m.name() == kMetricName ? name_ms : data_ms).push_back(m);
+  }
+  // Which metrics count as info metrics. Without a positive name matcher, the
+  // negative ones alone would select nearly every series in the store, so
+  // they narrow the conventional *_info metrics instead.
+  std::vector<Matcher> info_names;
+  bool positive = std::any_of(name_ms.begin(), name_ms.end(), [](const Matcher& m) {
+    return m.op() == Matcher::Op::kEq || m.op() == Matcher::Op::kRe;
+  });
+  if (name_ms.empty()) {
+    auto m = Matcher::Make(Matcher::Op::kEq, name_label, "target_info");
+    if (!m.ok()) return m.status();
+    info_names.push_back(std::move(*m));
+  } else {
+    if (!positive) {
+      auto m = Matcher::Make(Matcher::Op::kRe, name_label, ".+_info");
+      if (!m.ok()) return m.status();
+      info_names.push_back(std::move(*m));
+    }
+    info_names.insert(info_names.end(), name_ms.begin(), name_ms.end());
+  }
+  auto is_info = [&](std::string_view metric_name) {
+    return std::all_of(info_names.begin(), info_names.end(),
+                       [&](const Matcher& m) { return m.Matches(metric_name); });
+  };
+
+  const std::vector<Series>& in = base->series;
+  // Info series pass through as they are: enriching one with its own labels
+  // (or its siblings') is never what the query means.
+  std::vector<bool> ignored(in.size());
+  std::vector<std::vector<std::string>> id_values(kIdentifying.size());
+  for (size_t s = 0; s < in.size(); ++s) {
+    ignored[s] = is_info(in[s].metric.Name());
+    if (ignored[s]) continue;
+    for (size_t k = 0; k < kIdentifying.size(); ++k) {
+      std::string_view v = in[s].metric.Get(kIdentifying[k]);
+      if (!v.empty()) id_values[k].emplace_back(v);
+    }
+  }
+  for (auto& vals : id_values) {
+    std::sort(vals.begin(), vals.end());
+    vals.erase(std::unique(vals.begin(), vals.end()), vals.end());
+  }
+
+  auto shift_r = FirstSelectorShift(*c.args[0], ev);
+  if (!shift_r.ok()) return shift_r.status();
+  const TimeShift shift = shift_r->value_or(TimeShift{});
+  const size_t n = ev.NumSteps();
+  const int64_t lookback = ev.ctx().opts->lookback_ms;
+
+  // The candidate info series: every identifying label seen on the base data
+  // must be present with one of the seen values, which is all a join can use.
+  std::vector<SeriesSamples> infos;
+  bool any_id =
+      std::any_of(id_values.begin(), id_values.end(), [](const auto& v) { return !v.empty(); });
+  if (any_id) {
+    int64_t lo = shift.Apply(ev.StepTime(0)), hi = lo;
+    for (size_t i = 1; i < n; ++i) {
+      lo = std::min(lo, shift.Apply(ev.StepTime(i)));
+      hi = std::max(hi, shift.Apply(ev.StepTime(i)));
+    }
+    std::vector<Matcher> sel = info_names;
+    sel.insert(sel.end(), data_ms.begin(), data_ms.end());
+    auto got = ev.ctx().querier->Select(lo - lookback + 1, hi, sel);
+    if (!got.ok()) return got.status();
+    int64_t loaded = 0;
+    for (auto& ss : *got) {
+      bool keep = true;
+      for (size_t k = 0; k < kIdentifying.size() && keep; ++k) {
+        if (id_values[k].empty()) continue;
+        std::string v(ss.labels.Get(kIdentifying[k]));
+        keep = std::binary_search(id_values[k].begin(), id_values[k].end(), v);
+      }
+      if (!keep || ss.samples.empty()) continue;
+      loaded += static_cast<int64_t>(ss.samples.size());
+      infos.push_back(std::move(ss));
+    }
+    if (Status st = ev.Charge(loaded); !st.ok()) return st;
+    *ev.ctx().samples_in_use -= loaded;
+  }
+
+  // Group the info series by their identifying labels: a base series joins
+  // exactly the group with the same instance/job values (absent ones included).
+  std::map<Labels, size_t> group_of_key;
+  std::vector<std::vector<size_t>> groups;
+  for (size_t j = 0; j < infos.size(); ++j) {
+    auto [it, added] = group_of_key.emplace(infos[j].labels.Keep(kIdentifying), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(j);
+  }
+  std::vector<std::optional<size_t>> base_group(in.size());
+  for (size_t s = 0; s < in.size(); ++s) {
+    if (ignored[s]) continue;
+    if (auto it = group_of_key.find(in[s].metric.Keep(kIdentifying)); it != group_of_key.end())
+      base_group[s] = it->second;
+  }
+
+  // Only labels named by the data-label matchers are wanted, when there are any.
+  std::vector<std::string> wanted;
+  for (const Matcher& m : data_ms) wanted.push_back(m.name());
+  const bool drop_unmatched = std::any_of(data_ms.begin(), data_ms.end(),
+                                          [](const Matcher& m) { return !m.MatchesEmpty(); });
+
+  // The sample each info series contributes at one reference time: its latest
+  // within the lookback, unless that is a staleness marker.
+  auto sample_time = [&](const SeriesSamples& ss, int64_t ref) -> std::optional<int64_t> {
+    auto it = std::upper_bound(ss.samples.begin(), ss.samples.end(), ref,
+                               [](int64_t t, const Sample& x) { return t < x.t; });
+    if (it == ss.samples.begin()) return std::nullopt;
+    --it;
+    if (it->t <= ref - lookback || IsStaleNaN(it->v)) return std::nullopt;
+    return it->t;
+  };
+
+  const Series* first = in.data();
+  std::vector<std::vector<size_t>> winners(groups.size());
+  std::vector<int64_t> times;  // sample time of each winner
+  std::vector<Label> extra;
+  SeriesCollector col;
+  Status st = ev.ForEachStep(*base, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
+    const int64_t ref = shift.Apply(ts);
+    // Per group and info metric name, the series with the newest sample wins:
+    // a churned info series (e.g. a new version label) replaces the old one.
+    for (size_t g = 0; g < groups.size(); ++g) {
+      winners[g].clear();
+      times.clear();
+      for (size_t j : groups[g]) {
+        auto t = sample_time(infos[j], ref);
+        if (!t) continue;
+        size_t w = 0;
+        while (w < winners[g].size() &&
+               infos[winners[g][w]].labels.Name() != infos[j].labels.Name())
+          ++w;
+        if (w == winners[g].size()) {
+          winners[g].push_back(j);
+          times.push_back(*t);
+        } else if (*t > times[w]) {
+          winners[g][w] = j;
+          times[w] = *t;
+        } else if (*t == times[w]) {
+          return Invalid("found duplicate series for info metric: existing " +
+                         infos[winners[g][w]].labels.String() + " @ " + std::to_string(times[w]) +
+                         ", new " + infos[j].labels.String() + " @ " + std::to_string(*t));
+        }
+      }
+    }
+    for (const auto& x : ss) {
+      const size_t si = static_cast<size_t>(x.src - first);
+      const Labels& metric = x.src->metric;
+      if (ignored[si]) {
+        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v); !e.ok()) return e;
+        continue;
+      }
+      extra.clear();
+      bool matched = false;
+      if (base_group[si]) {
+        for (size_t j : winners[*base_group[si]]) {
+          matched = true;
+          for (const Label& l : infos[j].labels) {
+            if (l.name == kMetricName) continue;
+            if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), l.name) == wanted.end())
+              continue;
+            auto have = std::find_if(extra.begin(), extra.end(),
+                                     [&](const Label& e) { return e.name == l.name; });
+            if (have != extra.end()) {
+              if (have->value != l.value) return Invalid("conflicting label: " + l.name);
+              continue;
+            }
+            // The base series' own labels take precedence.
+            if (metric.Has(l.name)) continue;
+            extra.push_back(l);
+          }
+        }
+      }
+      // Without an info series, a matcher that needs a value cannot be met.
+      if (!matched && drop_unmatched) continue;
+      if (extra.empty()) {
+        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v); !e.ok()) return e;
+        continue;
+      }
+      std::vector<Label> all = metric.vec();
+      all.insert(all.end(), extra.begin(), extra.end());
+      if (Status e = col.Add(Labels(std::move(all)), x.src->drop_name, ts, x.v); !e.ok()) return e;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  Value out;
+  out.type = ValueType::kVector;
+  out.series = col.Take();
+  return out;
+}
+
 }  // namespace
 
 Result<Value> Evaluator::EvalCall(const Call& c) {
@@ -577,6 +857,8 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     out.series = col.Take();
     return out;
   }
+
+  if (name == "info") return EvalInfo(*this, c);
 
   if (name == "absent") {
     auto v = Eval(*c.args[0]);
