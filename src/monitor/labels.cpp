@@ -44,8 +44,11 @@ std::string_view Labels::Get(std::string_view name) const {
 bool Labels::Has(std::string_view name) const { return !Get(name).empty(); }
 
 uint64_t Labels::Hash() const {
-  uint64_t h = kFnvOffset;
+  uint64_t h = hash_.load(std::memory_order_relaxed);
+  if (h != 0) return h;
+  h = kFnvOffset;
   for (const auto& l : ls_) h = Mix(Mix(h, l.name), l.value);
+  hash_.store(h, std::memory_order_relaxed);
   return h;
 }
 

@@ -3,6 +3,7 @@
 // the metric name is the label `__name__`.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,19 @@ struct Label {
 class Labels {
  public:
   Labels() = default;
+  Labels(const Labels& o) : ls_(o.ls_), hash_(o.hash_.load(std::memory_order_relaxed)) {}
+  Labels(Labels&& o) noexcept
+      : ls_(std::move(o.ls_)), hash_(o.hash_.exchange(0, std::memory_order_relaxed)) {}
+  Labels& operator=(const Labels& o) {
+    ls_ = o.ls_;
+    hash_.store(o.hash_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
+  Labels& operator=(Labels&& o) noexcept {
+    ls_ = std::move(o.ls_);
+    hash_.store(o.hash_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
   // Sorts by name; drops labels with empty values (as Prometheus does). On a
   // duplicate name the last one wins.
   explicit Labels(std::vector<Label> ls);
@@ -47,7 +61,8 @@ class Labels {
   const Label& operator[](size_t i) const { return ls_[i]; }
   const std::vector<Label>& vec() const { return ls_; }
 
-  // A 64-bit hash of the whole set (stable within a process run).
+  // A 64-bit hash of the whole set (stable within a process run). Computed
+  // once per object: series are looked up by it on every append.
   uint64_t Hash() const;
   // Hash over only the given names (on) or all but them (ignoring/without);
   // `names` need not be sorted. __name__ is excluded when without==true.
@@ -68,13 +83,17 @@ class Labels {
   // The exposition/PromQL form: x{a="b"} (String() when the name needs quoting).
   std::string MetricString() const;
 
-  friend bool operator==(const Labels&, const Labels&) = default;
+  friend bool operator==(const Labels& a, const Labels& b) { return a.ls_ == b.ls_; }
   friend bool operator<(const Labels& a, const Labels& b) { return Compare(a, b) < 0; }
   // Prometheus's order: label by label, names then values; shorter first.
   static int Compare(const Labels& a, const Labels& b);
 
  private:
   std::vector<Label> ls_;
+  // 0 until computed. Labels are not changed after construction, so the
+  // cache never goes out of date; atomic because const objects are shared
+  // between threads.
+  mutable std::atomic<uint64_t> hash_{0};
 };
 
 // True for [a-zA-Z_][a-zA-Z0-9_]* (the classic, legacy-valid names).

@@ -49,11 +49,19 @@ Json LabelsJson(const Labels& ls) {
 }
 
 struct CacheEntry {
-  Labels labels;         // final labels of the series
-  bool dropped = false;  // metric relabeling dropped it
-  uint64_t seen = 0;     // the scrape iteration that last saw it
+  Labels labels;          // final labels of the series
+  bool dropped = false;   // metric relabeling dropped it
+  uint64_t seen = 0;      // the scrape iteration that last saw it
+  uint64_t appended = 0;  // the last committed scrape that stored it (for staleness)
   bool explicit_ts = false;
 };
+
+// Series text → cache entry, looked up by string_view without allocating.
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using SeriesCache = std::unordered_map<std::string, CacheEntry, TextHash, std::equal_to<>>;
 
 struct FamilyMeta {
   std::string type, help, unit;
@@ -83,10 +91,12 @@ struct Loop {
   int64_t deadline_ms = 0;
 
   // Scrape state (worker only).
-  std::unordered_map<std::string, CacheEntry> cache;
+  SeriesCache cache;
   uint64_t iter = 0;
-  int64_t last_ts = 0;              // time of the last scrape's samples
-  std::vector<Labels> last_series;  // series appended by the last scrape, for staleness
+  int64_t last_ts = 0;  // time of the last scrape's samples
+  // The last committed scrape: its series (CacheEntry::appended) get
+  // staleness markers when they disappear. 0: none to mark.
+  uint64_t last_ok_iter = 0;
   std::unordered_map<std::string, FamilyMeta> meta_scratch;
 
   // Status, guarded by mu.
@@ -441,13 +451,16 @@ void Manager::Impl::MarkAllStale(Loop& l, int64_t ts, bool report) {
   // After everything the loop wrote, even within the same millisecond.
   ts = std::max(ts, l.last_ts + 1);
   auto app = storage->NewAppender();
-  for (const auto& s : l.last_series) (void)app->Append(s, ts, StaleNaN());
+  if (l.last_ok_iter != 0)
+    for (const auto& [_, ce] : l.cache)
+      if (!ce.dropped && ce.appended == l.last_ok_iter)
+        (void)app->Append(ce.labels, ts, StaleNaN());
   if (report)
     for (const char* n : {"up", "scrape_duration_seconds", "scrape_samples_scraped",
                           "scrape_samples_post_metric_relabeling", "scrape_series_added"})
       (void)app->Append(l.labels.With(kMetricName, n), ts, StaleNaN());
   (void)app->Commit();
-  l.last_series.clear();
+  l.last_ok_iter = 0;
 }
 
 void Manager::Impl::RunScrape(Loop& l, std::shared_ptr<const ScrapeConfig> cfgp, LocalFetch local) {
@@ -498,7 +511,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
   ExpositionParser p(f.body, FormatForContentType(f.content_type));
   auto app = storage->NewAppender();
   const uint64_t iter = ++l.iter;
-  std::vector<Labels> appended;
+  std::vector<CacheEntry*> appended;  // marked only once the batch commits
   l.meta_scratch.clear();
   std::string pending_help_name;
   while (true) {
@@ -521,7 +534,9 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
       continue;
     }
     ++*scraped;
-    auto [it, fresh] = l.cache.try_emplace(std::string(p.series()));
+    auto it = l.cache.find(p.series());
+    bool fresh = it == l.cache.end();
+    if (fresh) it = l.cache.emplace(std::string(p.series()), CacheEntry{}).first;
     CacheEntry& ce = it->second;
     if (fresh) {
       // The target's labels win over the scraped ones unless honor_labels;
@@ -591,15 +606,18 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     if (fresh) ++*added;
     // Out-of-order, duplicate and out-of-bounds samples are skipped like
     // Prometheus does; they do not fail the scrape.
-    if (app->Append(ce.labels, t, p.value()).ok() && !ce.explicit_ts) appended.push_back(ce.labels);
+    if (app->Append(ce.labels, t, p.value()).ok() && !ce.explicit_ts) appended.push_back(&ce);
   }
   // Series of the last scrape that are gone now get a staleness marker.
-  std::unordered_set<uint64_t> now_seen;
-  for (const auto& s : appended) now_seen.insert(s.Hash());
-  for (const auto& s : l.last_series)
-    if (!now_seen.count(s.Hash())) (void)app->Append(s, ts, StaleNaN());
+  if (l.last_ok_iter != 0)
+    for (const auto& [_, ce] : l.cache)
+      if (!ce.dropped && ce.seen != iter && ce.appended == l.last_ok_iter)
+        (void)app->Append(ce.labels, ts, StaleNaN());
+  // On failure nothing of this scrape is stored, and what the last one stored
+  // stays the set to mark stale.
   BERTH_RETURN_IF_ERROR(app->Commit());
-  l.last_series = std::move(appended);
+  for (CacheEntry* ce : appended) ce->appended = iter;
+  l.last_ok_iter = iter;
   // Forget cache entries not seen for a while (series churn).
   if (iter % 16 == 0)
     std::erase_if(l.cache, [iter](const auto& kv) { return kv.second.seen + 4 < iter; });

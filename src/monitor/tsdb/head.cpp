@@ -272,10 +272,15 @@ class HeadAppender : public Appender {
   ~HeadAppender() override { Rollback(); }
 
   Status Append(const Labels& ls, int64_t t, double v) override {
-    BERTH_RETURN_IF_ERROR(ValidateLabels(ls));
     if (t < head_->min_valid_time_.load()) return Invalid("out of bounds");
-    bool created = false;
-    std::shared_ptr<MemSeries> s = head_->GetOrCreate(ls, 0, /*pin=*/true, &created);
+    // An existing series' labels were checked when it was made: only new
+    // ones are validated (most appends are to series that exist).
+    std::shared_ptr<MemSeries> s = head_->Lookup(ls, /*pin=*/true);
+    if (s == nullptr) {
+      BERTH_RETURN_IF_ERROR(ValidateLabels(ls));
+      bool created = false;
+      s = head_->GetOrCreate(ls, 0, /*pin=*/true, &created);
+    }
     auto [it, fresh] = index_.try_emplace(s->ref, series_.size());
     if (fresh) {
       series_.push_back({s, kNoTime, 0});
@@ -651,6 +656,21 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& ls, uint64_t want_ref
   }
   *created = true;
   return s;
+}
+
+std::shared_ptr<MemSeries> Head::Lookup(const Labels& ls, bool pin) {
+  uint64_t hash = ls.Hash();
+  HashStripe& hs = hash_stripes_[hash % kStripes];
+  std::lock_guard lk(hs.mu);
+  auto it = hs.by_hash.find(hash);
+  if (it == hs.by_hash.end()) return nullptr;
+  for (const auto& s : it->second) {
+    if (s->labels == ls) {
+      if (pin) s->pins.fetch_add(1);
+      return s;
+    }
+  }
+  return nullptr;
 }
 
 std::shared_ptr<MemSeries> Head::ByRef(uint64_t ref) const {

@@ -137,6 +137,8 @@ class Head : public Storage {
   // raised under the stripe lock so GC cannot remove it meanwhile.
   std::shared_ptr<MemSeries> GetOrCreate(const Labels& ls, uint64_t want_ref, bool pin,
                                          bool* created);
+  // The existing series with these labels (pinned like GetOrCreate), or null.
+  std::shared_ptr<MemSeries> Lookup(const Labels& ls, bool pin);
   std::shared_ptr<MemSeries> ByRef(uint64_t ref) const;
   std::vector<std::shared_ptr<MemSeries>> AllSeries() const;
 
