@@ -6,7 +6,9 @@
 # Environment: BENCH_JOBS (ninja -j, default 1), BENCH_STORE_SECONDS (default 3),
 # SKIP_STORE=1 to skip bench_store, SKIP_PODS=1 to skip bench_pods (which
 # needs root: it runs real containers), BENCH_PODS (default 30), SKIP_REGISTRY=1
-# to skip bench_registry.sh (Berth's registry against docker-registry).
+# to skip bench_registry.sh (Berth's registry against docker-registry),
+# SKIP_MONITOR=1 to skip bench_monitor.sh (the monitoring module against
+# Prometheus; its sizes come from its own environment variables, QUICK=1 too).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build-bench}"
@@ -31,6 +33,7 @@ fi
 targets=(berth berth-shim bench_api)
 [[ "${SKIP_PODS:-0}" != 1 ]] && targets+=(bench_pods)
 [[ -f "$here/bench/bench_store.cpp" && "${SKIP_STORE:-0}" != 1 ]] && targets+=(bench_store)
+[[ "${SKIP_MONITOR:-0}" != 1 ]] && targets+=(metrics_targets monitor_load)
 ninja -C "$build" -j"$jobs" "${targets[@]}" | tail -n 1
 
 if [[ " ${targets[*]} " == *" bench_store "* ]]; then
@@ -48,6 +51,11 @@ if [[ "${SKIP_REGISTRY:-0}" != 1 ]]; then
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   bash "$here/bench/bench_registry.sh" "$build/berth"
   echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
+if [[ "${SKIP_MONITOR:-0}" != 1 ]]; then
+  echo "== bench_monitor"
+  bash "$here/bench/bench_monitor.sh" "$build"
 fi
 
 if [[ " ${targets[*]} " == *" bench_pods "* ]]; then

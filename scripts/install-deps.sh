@@ -11,7 +11,7 @@ TEST_PKGS=(curl python3 python3-cryptography jq sqlite3 procps podman buildah do
 # Containers, the pod network and the service data path; test images.
 RUN_PKGS=(crun runc containernetworking-plugins nftables iproute2 busybox-static skopeo wrk)
 # Only for `make bench` (install-deps.sh bench): the peer products measured against.
-BENCH_PKGS=(docker-registry)
+BENCH_PKGS=(docker-registry prometheus)
 
 missing=()
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${RUN_PKGS[@]}")
