@@ -35,25 +35,7 @@ int64_t SystemNowMs() {
 // millisecond time; Go's zero time for "never".
 std::string TimeJson(int64_t ms) {
   if (ms == kNever) return "0001-01-01T00:00:00Z";
-  int64_t secs = ms / 1000, frac = ms % 1000;
-  if (frac < 0) {
-    frac += 1000;
-    secs -= 1;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  std::string out = buf;
-  if (frac != 0) {
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(frac));
-    std::string f = buf;
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + "Z";
+  return FormatMillisUtc(ms, 'T', "Z");
 }
 
 // Go's encoding/json prints integral floats without a fraction.

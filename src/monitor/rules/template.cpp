@@ -161,10 +161,7 @@ std::string HumanizeDuration(double v) {
 
 std::string HumanizePercentage(double v) { return G4(v * 100) + "%"; }
 
-namespace {
-
-// Go's time.Time.String() in UTC for a millisecond timestamp.
-std::string GoTimeString(int64_t ms) {
+std::string FormatMillisUtc(int64_t ms, char date_time_sep, std::string_view suffix) {
   int64_t secs = ms / 1000, frac = ms % 1000;
   if (frac < 0) {
     frac += 1000;
@@ -174,8 +171,8 @@ std::string GoTimeString(int64_t ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, date_time_sep, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string out = buf;
   if (frac != 0) {
     std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(frac));
@@ -183,8 +180,14 @@ std::string GoTimeString(int64_t ms) {
     while (f.back() == '0') f.pop_back();
     out += f;
   }
-  return out + " +0000 UTC";
+  out += suffix;
+  return out;
 }
+
+namespace {
+
+// Go's time.Time.String() in UTC for a millisecond timestamp.
+std::string GoTimeString(int64_t ms) { return FormatMillisUtc(ms, ' ', " +0000 UTC"); }
 
 Result<std::string> TimestampText(double v) {
   if (!std::isfinite(v)) return G4(v);

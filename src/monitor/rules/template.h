@@ -77,6 +77,10 @@ std::string Humanize(double v);             // 1234567 -> "1.235M", 0.001 -> "1m
 std::string Humanize1024(double v);         // 1048576 -> "1Mi"
 std::string HumanizeDuration(double secs);  // 3661 -> "1h 1m 1s", 0.5 -> "500ms"
 std::string HumanizePercentage(double v);   // 0.1234 -> "12.34%"
+// A millisecond time in UTC as Go prints it: date, `date_time_sep`, time with
+// the fraction's trailing zeros dropped, then `suffix` ("Z" for JSON,
+// " +0000 UTC" for time.Time.String()).
+std::string FormatMillisUtc(int64_t ms, char date_time_sep, std::string_view suffix);
 std::string HumanizeTimestamp(
     double secs);  // 1435065584.128 -> "2015-06-23 13:19:44.128 +0000 UTC"
 
