@@ -673,7 +673,9 @@ Json Manager::MetadataJson(const std::string& metric, int limit) const {
     for (const auto& [_, p] : impl_->pools)
       for (const auto& l : p.loops) {
         std::lock_guard<std::mutex> lg(l->mu);
-        for (const auto& [name, m] : l->metadata) {
+        for (const auto& entry : l->metadata) {
+          const std::string& name = entry.first;
+          const FamilyMeta& m = entry.second;  // not a structured binding: lambdas capture it
           if (!metric.empty() && name != metric) continue;
           auto& v = all[name];
           bool dup = std::any_of(v.begin(), v.end(), [&](const FamilyMeta& x) {
