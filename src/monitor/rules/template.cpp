@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "monitor/promql/parser.h"
+#include "monitor/regex_template.h"
 
 namespace berth::monitor::rules {
 
@@ -879,51 +880,7 @@ std::string QueryEscape(std::string_view s) {
 std::string ExpandGo(const re2::RE2& re, const std::vector<re2::StringPiece>& groups,
                      std::string_view tmpl) {
   std::string out;
-  const auto& named = re.NamedCapturingGroups();
-  size_t i = 0;
-  while (i < tmpl.size()) {
-    if (tmpl[i] != '$') {
-      out.push_back(tmpl[i++]);
-      continue;
-    }
-    if (i + 1 < tmpl.size() && tmpl[i + 1] == '$') {
-      out.push_back('$');
-      i += 2;
-      continue;
-    }
-    std::string_view name;
-    size_t next = i + 1;
-    if (next < tmpl.size() && tmpl[next] == '{') {
-      size_t close = tmpl.find('}', next + 1);
-      if (close != std::string_view::npos) {
-        name = tmpl.substr(next + 1, close - next - 1);
-        bool ok = !name.empty();
-        for (char c : name) ok = ok && IsAlnum(c);
-        if (!ok) name = {};
-        next = close + 1;
-      }
-    } else {
-      size_t j = next;
-      while (j < tmpl.size() && IsAlnum(tmpl[j])) ++j;
-      name = tmpl.substr(next, j - next);
-      next = j;
-    }
-    if (name.empty()) {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    int idx = -1;
-    bool numeric = std::all_of(name.begin(), name.end(), IsDigit);
-    if (numeric) {
-      if (name.size() < 9) idx = std::stoi(std::string(name));
-    } else if (auto it = named.find(std::string(name)); it != named.end()) {
-      idx = it->second;
-    }
-    if (idx >= 0 && idx < static_cast<int>(groups.size()) && groups[idx].data() != nullptr)
-      out.append(groups[idx].data(), groups[idx].size());
-    i = next;
-  }
+  ExpandTemplate(tmpl, re, groups.data(), static_cast<int>(groups.size()), &out);
   return out;
 }
 

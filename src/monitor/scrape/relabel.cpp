@@ -8,6 +8,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "monitor/regex_template.h"
+
 namespace berth::monitor::scrape {
 namespace {
 
@@ -86,70 +88,6 @@ class Builder {
   }
   std::vector<Label> v_;
 };
-
-bool IsWordChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-// Expands $1, ${1}, $name and ${name} in `tmpl` from a match's groups, with
-// the template rules Prometheus documents (those of Go's regexp.Expand): "$$"
-// is a literal "$", a reference is the longest run of word characters, an
-// unknown or unmatched group expands to nothing, and a "$" that starts no
-// reference is kept as text.
-void Expand(std::string_view tmpl, const RE2& re, const re2::StringPiece* groups, int ngroups,
-            std::string* out) {
-  out->clear();
-  size_t i = 0;
-  while (i < tmpl.size()) {
-    size_t d = tmpl.find('$', i);
-    if (d == std::string_view::npos) {
-      out->append(tmpl.substr(i));
-      break;
-    }
-    out->append(tmpl.substr(i, d - i));
-    i = d + 1;
-    if (i < tmpl.size() && tmpl[i] == '$') {
-      out->push_back('$');
-      ++i;
-      continue;
-    }
-    std::string_view name;
-    size_t after;
-    if (i < tmpl.size() && tmpl[i] == '{') {
-      size_t close = tmpl.find('}', i + 1);
-      if (close == std::string_view::npos) {
-        out->push_back('$');
-        continue;
-      }
-      name = tmpl.substr(i + 1, close - i - 1);
-      after = close + 1;
-      if (name.empty() || !std::all_of(name.begin(), name.end(), IsWordChar)) {
-        out->push_back('$');
-        continue;
-      }
-    } else {
-      size_t j = i;
-      while (j < tmpl.size() && IsWordChar(tmpl[j])) ++j;
-      if (j == i) {
-        out->push_back('$');
-        continue;
-      }
-      name = tmpl.substr(i, j - i);
-      after = j;
-    }
-    i = after;
-    int idx = -1;
-    if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      if (name.size() <= 8) std::from_chars(name.data(), name.data() + name.size(), idx);
-    } else {
-      const auto& named = re.NamedCapturingGroups();
-      auto it = named.find(std::string(name));
-      if (it != named.end()) idx = it->second;
-    }
-    if (idx >= 0 && idx < ngroups && groups[idx].data() != nullptr)
-      out->append(groups[idx].data(), groups[idx].size());
-  }
-}
 
 // Simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek and
 // Cyrillic; other code points (and invalid UTF-8) pass through unchanged.
@@ -250,9 +188,9 @@ Status Apply(const RelabelConfig& c, const RE2& re, Builder* b, bool* dropped, s
       std::vector<re2::StringPiece> groups(static_cast<size_t>(n));
       if (!re.Match(val, 0, val.size(), RE2::UNANCHORED, groups.data(), n)) break;
       std::string target;
-      Expand(c.target_label, re, groups.data(), n, &target);
+      ExpandTemplate(c.target_label, re, groups.data(), n, &target);
       if (!ValidName(target)) break;
-      Expand(c.replacement, re, groups.data(), n, scratch);
+      ExpandTemplate(c.replacement, re, groups.data(), n, scratch);
       b->Set(target, *scratch);
       break;
     }
@@ -279,7 +217,7 @@ Status Apply(const RelabelConfig& c, const RE2& re, Builder* b, bool* dropped, s
       std::vector<re2::StringPiece> groups(static_cast<size_t>(n));
       for (const auto& l : snapshot) {
         if (!re.Match(l.name, 0, l.name.size(), RE2::UNANCHORED, groups.data(), n)) continue;
-        Expand(c.replacement, re, groups.data(), n, scratch);
+        ExpandTemplate(c.replacement, re, groups.data(), n, scratch);
         if (ValidName(*scratch)) b->Set(*scratch, l.value);
       }
       break;
