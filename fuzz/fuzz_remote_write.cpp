@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < series->size(); ++i) {
     if ((*back)[i].labels != (*series)[i].labels) std::abort();
     if ((*back)[i].samples.size() != (*series)[i].samples.size()) std::abort();
+    if ((*back)[i].histograms.size() != (*series)[i].histograms.size()) std::abort();
   }
   return 0;
 }

@@ -18,7 +18,8 @@ struct RemoteWriteStats {
 
 // Decodes the request into series. BadRequest for a body that is not snappy,
 // not a WriteRequest, or holds a series with no labels, an empty or duplicate
-// label name, or native histograms (not stored yet).
+// label name, or a native histogram that is not valid (unknown schema, spans
+// that do not match the buckets, negative counts).
 Result<std::vector<SeriesSamples>> DecodeRemoteWrite(std::string_view body);
 
 // Decodes and appends every sample in one batch: all of the request is

@@ -332,16 +332,21 @@ Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& pare
   return std::unique_ptr<BlockWriter>(new BlockWriter(std::move(impl)));
 }
 
-Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples) {
+Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples,
+                              std::span<const HistogramSample> histograms) {
   Impl& w = *impl_;
-  if (samples.empty()) return Status::Ok();
+  if (samples.empty() && histograms.empty()) return Status::Ok();
   if (!w.series.empty() && !(w.series.back().labels < labels))
     return Internal("block: series added out of label order: " + labels.String());
-  if (samples.back().t >= w.meta.max_time)
+  if ((!samples.empty() && samples.back().t >= w.meta.max_time) ||
+      (!histograms.empty() && histograms.back().t >= w.meta.max_time))
     return Internal("block: sample past the block range for " + labels.String());
-  w.min_sample = std::min(w.min_sample, samples.front().t);
+  if (!samples.empty()) w.min_sample = std::min(w.min_sample, samples.front().t);
+  if (!histograms.empty()) w.min_sample = std::min(w.min_sample, histograms.front().t);
   Impl::Series s{labels, {}};
   std::string enc;
+  // Float chunks first, then histogram chunks: readers sort each kind's
+  // samples into its own vector, so chunks need only be ordered per kind.
   for (size_t i = 0; i < samples.size();) {
     size_t n = std::min(samples.size() - i, static_cast<size_t>(w.opts.chunk_samples));
     auto part = samples.subspan(i, n);
@@ -350,7 +355,15 @@ Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samp
     s.chunks.push_back({part.front().t, part.back().t, ref});
     i += n;
   }
-  w.meta.num_samples += static_cast<int64_t>(samples.size());
+  for (size_t i = 0; i < histograms.size();) {
+    size_t n = std::min(histograms.size() - i, static_cast<size_t>(w.opts.chunk_samples));
+    auto part = histograms.subspan(i, n);
+    EncodeHistogramChunk(part, &enc);
+    BERTH_ASSIGN_OR_RETURN(uint64_t ref, w.WriteChunk(kEncHistogram, enc));
+    s.chunks.push_back({part.front().t, part.back().t, ref});
+    i += n;
+  }
+  w.meta.num_samples += static_cast<int64_t>(samples.size() + histograms.size());
   w.meta.num_chunks += static_cast<int64_t>(s.chunks.size());
   ++w.meta.num_series;
   w.series.push_back(std::move(s));
@@ -599,15 +612,15 @@ Result<std::string_view> Block::ChunkBytes(uint64_t ref, uint8_t* encoding) cons
 
 Status Block::SeriesLabels(uint64_t id, Labels* out) const { return ReadSeries(id, out, nullptr); }
 
-Status Block::SeriesSamples(uint64_t id, int64_t mint, int64_t maxt,
-                            std::vector<Sample>* out) const {
+Status Block::SeriesSamples(uint64_t id, int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                            std::vector<HistogramSample>* hists) const {
   std::vector<ChunkMeta> chunks;
   BERTH_RETURN_IF_ERROR(ReadSeries(id, nullptr, &chunks));
   for (const ChunkMeta& c : chunks) {
     if (c.max_t < mint || c.min_t > maxt) continue;
     uint8_t enc = 0;
     BERTH_ASSIGN_OR_RETURN(std::string_view data, ChunkBytes(c.ref, &enc));
-    BERTH_RETURN_IF_ERROR(DecodeBlockChunk(enc, data, mint, maxt, out));
+    BERTH_RETURN_IF_ERROR(DecodeBlockChunk(enc, data, mint, maxt, out, hists));
   }
   return Status::Ok();
 }
@@ -616,14 +629,16 @@ Result<bool> Block::HasSampleIn(uint64_t id, int64_t mint, int64_t maxt) const {
   std::vector<ChunkMeta> chunks;
   BERTH_RETURN_IF_ERROR(ReadSeries(id, nullptr, &chunks));
   std::vector<Sample> tmp;
+  std::vector<HistogramSample> tmp_h;
   for (const ChunkMeta& c : chunks) {
     if (c.max_t < mint || c.min_t > maxt) continue;
     if (c.min_t >= mint || c.max_t <= maxt) return true;  // an end inside the range
     uint8_t enc = 0;
     BERTH_ASSIGN_OR_RETURN(std::string_view data, ChunkBytes(c.ref, &enc));
     tmp.clear();
-    BERTH_RETURN_IF_ERROR(DecodeBlockChunk(enc, data, mint, maxt, &tmp));
-    if (!tmp.empty()) return true;
+    tmp_h.clear();
+    BERTH_RETURN_IF_ERROR(DecodeBlockChunk(enc, data, mint, maxt, &tmp, &tmp_h));
+    if (!tmp.empty() || !tmp_h.empty()) return true;
   }
   return false;
 }
@@ -736,8 +751,8 @@ class BlockQuerier : public Querier {
     if (mint > maxt || !b_->Overlaps(mint, maxt)) return out;
     for (uint64_t id : b_->Select(ms)) {
       SeriesSamples ss;
-      BERTH_RETURN_IF_ERROR(b_->SeriesSamples(id, mint, maxt, &ss.samples));
-      if (ss.samples.empty()) continue;
+      BERTH_RETURN_IF_ERROR(b_->SeriesSamples(id, mint, maxt, &ss.samples, &ss.histograms));
+      if (ss.samples.empty() && ss.histograms.empty()) continue;
       BERTH_RETURN_IF_ERROR(b_->SeriesLabels(id, &ss.labels));
       out.push_back(std::move(ss));
     }

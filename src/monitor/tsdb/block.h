@@ -78,7 +78,8 @@ class BlockWriter {
   BlockWriter(const BlockWriter&) = delete;
   BlockWriter& operator=(const BlockWriter&) = delete;
 
-  Status AddSeries(const Labels& labels, std::span<const Sample> samples);
+  Status AddSeries(const Labels& labels, std::span<const Sample> samples,
+                   std::span<const HistogramSample> histograms = {});
   // Writes index and meta, syncs, renames into place. Returns the meta.
   // A block without series is not written (NotFound).
   Result<BlockMeta> Finish();
@@ -114,8 +115,10 @@ class Block : public std::enable_shared_from_this<Block> {
   uint64_t NumSeries() const { return num_series_; }
   Postings Select(const std::vector<Matcher>& ms) const;
   Status SeriesLabels(uint64_t id, Labels* out) const;
-  // Samples of series `id` in [mint, maxt] (inclusive), appended to out.
-  Status SeriesSamples(uint64_t id, int64_t mint, int64_t maxt, std::vector<Sample>* out) const;
+  // Samples of series `id` in [mint, maxt] (inclusive), appended to out,
+  // and its native histogram samples to hists unless that is null.
+  Status SeriesSamples(uint64_t id, int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                       std::vector<HistogramSample>* hists = nullptr) const;
   // Whether series `id` has a sample in [mint, maxt] (decoding only when a
   // chunk straddles the range).
   Result<bool> HasSampleIn(uint64_t id, int64_t mint, int64_t maxt) const;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "monitor/tsdb/chunk.h"
+#include "monitor/tsdb/encoding.h"
 
 namespace berth::monitor::tsdb {
 namespace {
@@ -205,8 +206,41 @@ uint8_t EncodeBlockChunk(std::span<const Sample> samples, std::string* out) {
   return kEncInt;
 }
 
+void EncodeHistogramChunk(std::span<const HistogramSample> samples, std::string* out) {
+  out->clear();
+  PutUvarint(out, samples.size());
+  int64_t prev = 0;
+  for (const HistogramSample& s : samples) {
+    PutVarint(out, s.t - prev);
+    PutHistogram(out, *s.h);
+    prev = s.t;
+  }
+}
+
+namespace {
+
+Status DecodeHistograms(std::string_view data, int64_t mint, int64_t maxt,
+                        std::vector<HistogramSample>* out) {
+  Decoder d(data);
+  uint64_t n = d.Count(50);
+  int64_t t = 0;
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    t += d.Varint();
+    FloatHistogram h = d.Histogram();
+    if (!d.ok()) break;
+    if (t > maxt) return Status::Ok();
+    if (t >= mint) out->push_back({t, std::make_shared<const FloatHistogram>(std::move(h))});
+  }
+  if (!d.ok() || !d.done()) return Internal("block: damaged histogram chunk");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status DecodeBlockChunk(uint8_t encoding, std::string_view data, int64_t mint, int64_t maxt,
-                        std::vector<Sample>* out) {
+                        std::vector<Sample>* out, std::vector<HistogramSample>* hists) {
+  if (encoding == kEncHistogram)
+    return hists == nullptr ? Status::Ok() : DecodeHistograms(data, mint, maxt, hists);
   if (encoding == kEncInt) return DecodeInt(data, mint, maxt, out);
   if (encoding != kEncXor) return Internal("block: unknown chunk encoding");
   ChunkIterator it(data);

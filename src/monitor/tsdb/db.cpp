@@ -37,23 +37,24 @@ void SyncDir(const std::string& dir) {
 }
 
 // Merges per-source sample lists given in ascending priority: where
-// timestamps are equal the later list's sample wins.
-std::vector<Sample> MergeSamples(std::vector<std::vector<Sample>>& lists) {
+// timestamps are equal the later list's sample wins. Floats and histograms
+// merge separately: a float and a histogram at one timestamp in two sources
+// (a series that changed kind while both were written) both survive.
+template <class S>
+std::vector<S> MergeSamples(std::vector<std::vector<S>>& lists) {
   if (lists.size() == 1) return std::move(lists[0]);
   bool disjoint = true;
   for (size_t i = 1; i < lists.size() && disjoint; ++i)
     disjoint =
         lists[i - 1].empty() || lists[i].empty() || lists[i - 1].back().t < lists[i].front().t;
-  std::vector<Sample> out;
+  std::vector<S> out;
   for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
   if (disjoint) {
     // The common case: sources cover consecutive ranges; only order them.
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Sample& a, const Sample& b) { return a.t < b.t; });
+    std::stable_sort(out.begin(), out.end(), [](const S& a, const S& b) { return a.t < b.t; });
     return out;
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  std::stable_sort(out.begin(), out.end(), [](const S& a, const S& b) { return a.t < b.t; });
   size_t w = 0;
   for (size_t i = 0; i < out.size(); ++i) {
     if (i + 1 < out.size() && out[i + 1].t == out[i].t) continue;  // a later one wins
@@ -97,10 +98,16 @@ class DbQuerier : public Querier {
       ss.labels = std::move(all[i].labels);
       if (j == i + 1) {
         ss.samples = std::move(all[i].samples);
+        ss.histograms = std::move(all[i].histograms);
       } else {
         std::vector<std::vector<Sample>> lists;
-        for (size_t k = i; k < j; ++k) lists.push_back(std::move(all[k].samples));
+        std::vector<std::vector<HistogramSample>> hlists;
+        for (size_t k = i; k < j; ++k) {
+          lists.push_back(std::move(all[k].samples));
+          hlists.push_back(std::move(all[k].histograms));
+        }
         ss.samples = MergeSamples(lists);
+        ss.histograms = MergeSamples(hlists);
       }
       out.push_back(std::move(ss));
       i = j;
@@ -283,6 +290,7 @@ Status Db::Housekeep() {
   auto note = [&](Status st) {
     if (!st.ok() && first.ok()) first = std::move(st);
   };
+  note(head_->SyncWal());
   note(CutHead());
   note(Compact());
   note(ApplyRetention());
@@ -321,9 +329,9 @@ Status Db::CutHead() {
     BERTH_ASSIGN_OR_RETURN(auto w, BlockWriter::Create(opts_.dir, meta, wo));
     // Everything below `end`, not just from `start`: an out-of-order sample
     // may have landed below the head's minimum since it was read.
-    BERTH_RETURN_IF_ERROR(head_->ForEachSeries(
-        kMinT, end - 1,
-        [&](const Labels& ls, std::vector<Sample>& samples) { return w->AddSeries(ls, samples); }));
+    BERTH_RETURN_IF_ERROR(head_->ForEachSeries(kMinT, end - 1, [&](SeriesSamples& ss) {
+      return w->AddSeries(ss.labels, ss.samples, ss.histograms);
+    }));
     auto written = w->Finish();
     if (written.ok()) {
       BERTH_ASSIGN_OR_RETURN(auto b, Block::Open(opts_.dir + "/" + written->id));
@@ -423,15 +431,19 @@ Status Db::CompactOnce(bool* did) {
     if (least == nullptr) break;
     Labels ls = *least;
     std::vector<std::vector<Sample>> lists;
+    std::vector<std::vector<HistogramSample>> hlists;
     for (size_t k = 0; k < pick.size(); ++k) {
       if (next[k] >= pick[k]->NumSeries() || !(cur[k] == ls)) continue;
       lists.emplace_back();
-      BERTH_RETURN_IF_ERROR(pick[k]->SeriesSamples(next[k], kMinT, kMaxT, &lists.back()));
+      hlists.emplace_back();
+      BERTH_RETURN_IF_ERROR(
+          pick[k]->SeriesSamples(next[k], kMinT, kMaxT, &lists.back(), &hlists.back()));
       ++next[k];
       BERTH_RETURN_IF_ERROR(load(k));
     }
     std::vector<Sample> merged = MergeSamples(lists);
-    BERTH_RETURN_IF_ERROR(w->AddSeries(ls, merged));
+    std::vector<HistogramSample> merged_h = MergeSamples(hlists);
+    BERTH_RETURN_IF_ERROR(w->AddSeries(ls, merged, merged_h));
   }
   BERTH_ASSIGN_OR_RETURN(BlockMeta written, w->Finish());
   BERTH_ASSIGN_OR_RETURN(auto nb, Block::Open(opts_.dir + "/" + written.id));

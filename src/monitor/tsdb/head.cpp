@@ -22,8 +22,10 @@ struct HeadChunk {
   XorChunk chunk;
 };
 
-// One series. Everything mutable is guarded by mu, except pins, which is
-// raised under the series' hash stripe lock (see Head::GetOrCreate).
+// One series. Everything mutable is guarded by mu, except pins and removed.
+// pins is raised under the series' hash stripe lock (see Head::GetOrCreate)
+// or by a writer that kept the series from an earlier append
+// (AppendCached), which then checks `removed` (see GarbageCollect).
 class MemSeries {
  public:
   MemSeries(uint64_t r, Labels ls, uint64_t h) : ref(r), labels(std::move(ls)), hash(h) {}
@@ -36,20 +38,31 @@ class MemSeries {
   std::vector<HeadChunk> chunks;  // ascending, non-overlapping
   // Accepted out-of-order samples, sorted, none at a time present in chunks.
   std::vector<Sample> ooo;
-  int64_t max_t = kNoTime;  // newest in-order sample ever appended
-  uint64_t last_v = 0;      // its value bits
+  // Native histogram samples, in and out of order alike, sorted; no
+  // timestamp here is also held by chunks or ooo. Kept uncompressed: the
+  // head holds few of them next to floats.
+  std::vector<HistogramSample> hists;
+  int64_t max_t = kNoTime;  // newest in-order sample (of either kind) ever appended
+  uint64_t last_v = 0;      // its value bits, when a float
+  HistogramPtr last_h;      // it, when a histogram
   int64_t samples = 0;
   bool logged = false;  // a series record for ref is in the WAL
   std::atomic<int> pins{0};
+  // Set once garbage collection has taken the series out of the head; a
+  // writer still holding it (an Appender::SeriesRef) must look the series
+  // up again.
+  std::atomic<bool> removed{false};
 
-  bool empty() const { return chunks.empty() && ooo.empty(); }
+  bool empty() const { return chunks.empty() && ooo.empty() && hists.empty(); }
   int64_t DataMinT() const {
     int64_t t = chunks.empty() ? kMaxTime : chunks.front().min_t;
-    return ooo.empty() ? t : std::min(t, ooo.front().t);
+    if (!ooo.empty()) t = std::min(t, ooo.front().t);
+    return hists.empty() ? t : std::min(t, hists.front().t);
   }
   int64_t DataMaxT() const {
     int64_t t = chunks.empty() ? kNoTime : chunks.back().max_t;
-    return ooo.empty() ? t : std::max(t, ooo.back().t);
+    if (!ooo.empty()) t = std::max(t, ooo.back().t);
+    return hists.empty() ? t : std::max(t, hists.back().t);
   }
 };
 
@@ -96,15 +109,38 @@ std::optional<uint64_t> ValueAt(const MemSeries& s, int64_t t) {
   return std::nullopt;
 }
 
+std::vector<HistogramSample>::const_iterator HistAt(const MemSeries& s, int64_t t) {
+  auto it = std::lower_bound(s.hists.begin(), s.hists.end(), t,
+                             [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
+  return it != s.hists.end() && it->t == t ? it : s.hists.end();
+}
+
 AddResult Check(const MemSeries& s, int64_t t, double v, const SampleRules& r) {
   if (t < r.min_valid) return AddResult::kOutOfBounds;
   if (s.max_t == kNoTime || t > s.max_t) return AddResult::kAdded;
   uint64_t bits = std::bit_cast<uint64_t>(v);
-  if (t == s.max_t) return bits == s.last_v ? AddResult::kSame : AddResult::kDuplicate;
+  if (t == s.max_t) {
+    if (s.last_h != nullptr) return AddResult::kDuplicate;
+    return bits == s.last_v ? AddResult::kSame : AddResult::kDuplicate;
+  }
   if (!r.any_order && s.max_t - t > r.ooo_window) return AddResult::kOutOfOrder;
+  if (HistAt(s, t) != s.hists.end()) return AddResult::kDuplicate;
   auto old = ValueAt(s, t);
   if (!old) return AddResult::kAdded;
   return *old == bits ? AddResult::kSame : AddResult::kDuplicate;
+}
+
+// Check's counterpart for a histogram sample.
+AddResult CheckHistogram(const MemSeries& s, int64_t t, const FloatHistogram& h,
+                         const SampleRules& r) {
+  if (t < r.min_valid) return AddResult::kOutOfBounds;
+  if (s.max_t == kNoTime || t > s.max_t) return AddResult::kAdded;
+  if (t == s.max_t)
+    return s.last_h != nullptr && *s.last_h == h ? AddResult::kSame : AddResult::kDuplicate;
+  if (!r.any_order && s.max_t - t > r.ooo_window) return AddResult::kOutOfOrder;
+  if (auto it = HistAt(s, t); it != s.hists.end())
+    return *it->h == h ? AddResult::kSame : AddResult::kDuplicate;
+  return ValueAt(s, t) ? AddResult::kDuplicate : AddResult::kAdded;
 }
 
 class ChunkCutter {
@@ -153,8 +189,18 @@ void Collect(const MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>
   }
 }
 
+void CollectHistograms(const MemSeries& s, int64_t mint, int64_t maxt,
+                       std::vector<HistogramSample>* out) {
+  auto it = std::lower_bound(s.hists.begin(), s.hists.end(), mint,
+                             [](const HistogramSample& a, int64_t t) { return a.t < t; });
+  for (; it != s.hists.end() && it->t <= maxt; ++it) out->push_back(*it);
+}
+
 bool HasSampleIn(const MemSeries& s, int64_t mint, int64_t maxt) {
   if (s.empty() || s.DataMaxT() < mint || s.DataMinT() > maxt) return false;
+  auto h = std::lower_bound(s.hists.begin(), s.hists.end(), mint,
+                            [](const HistogramSample& a, int64_t t) { return a.t < t; });
+  if (h != s.hists.end() && h->t <= maxt) return true;
   for (const HeadChunk& c : s.chunks) {
     if (c.max_t < mint || c.min_t > maxt) continue;
     if (c.min_t >= mint || c.max_t <= maxt) return true;  // an end inside the range
@@ -206,11 +252,29 @@ AddResult Add(MemSeries& s, int64_t t, double v, const SampleRules& r, const Chu
     cutter.Append(s.chunks, t, v);
     s.max_t = t;
     s.last_v = std::bit_cast<uint64_t>(v);
+    s.last_h = nullptr;
   } else {
     auto at = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
                                [](const Sample& a, int64_t tt) { return a.t < tt; });
     s.ooo.insert(at, Sample{t, v});
     if (s.ooo.size() >= kOooFoldAt) FoldOutOfOrder(s, cutter);
+  }
+  ++s.samples;
+  return AddResult::kAdded;
+}
+
+// Applies one histogram sample; the caller holds s.mu.
+AddResult AddHistogram(MemSeries& s, int64_t t, const HistogramPtr& h, const SampleRules& r) {
+  AddResult res = CheckHistogram(s, t, *h, r);
+  if (res != AddResult::kAdded) return res;
+  if (s.max_t == kNoTime || t > s.max_t) {
+    s.hists.push_back({t, h});
+    s.max_t = t;
+    s.last_h = h;
+  } else {
+    auto at = std::lower_bound(s.hists.begin(), s.hists.end(), t,
+                               [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
+    s.hists.insert(at, HistogramSample{t, h});
   }
   ++s.samples;
   return AddResult::kAdded;
@@ -245,6 +309,10 @@ int64_t DropOlder(MemSeries& s, int64_t t, const ChunkCutter& cutter) {
                                [](const Sample& a, int64_t tt) { return a.t < tt; });
   s.samples -= keep - s.ooo.begin();
   s.ooo.erase(s.ooo.begin(), keep);
+  auto hkeep = std::lower_bound(s.hists.begin(), s.hists.end(), t,
+                                [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
+  s.samples -= hkeep - s.hists.begin();
+  s.hists.erase(s.hists.begin(), hkeep);
   return before - s.samples;
 }
 
@@ -261,6 +329,67 @@ Status ValidateLabels(const Labels& ls) {
   return Status::Ok();
 }
 
+// Bytes of a series' samples as stored; the caller holds s.mu.
+int64_t DataBytes(const MemSeries& s) {
+  int64_t n = 0;
+  for (const HeadChunk& c : s.chunks) n += static_cast<int64_t>(c.chunk.Bytes().size());
+  n += static_cast<int64_t>(s.ooo.size() * sizeof(Sample));
+  for (const HistogramSample& x : s.hists) {
+    const FloatHistogram& h = *x.h;
+    size_t doubles = h.positive_buckets.size() + h.negative_buckets.size() + h.custom_values.size();
+    size_t spans = h.positive_spans.size() + h.negative_spans.size();
+    n += static_cast<int64_t>(sizeof(FloatHistogram) + 8 * doubles + sizeof(HistogramSpan) * spans);
+  }
+  return n;
+}
+
+// Series ref -> index into a batch's series: open addressing with linear
+// probing, cleared between batches without freeing (a std::unordered_map
+// would allocate a node per series of every scrape).
+class BatchIndex {
+ public:
+  // The index stored for ref, or kNone after storing `fresh` for it.
+  static constexpr uint32_t kNone = ~0u;
+  uint32_t FindOrInsert(uint64_t ref, uint32_t fresh) {
+    if ((size_ + 1) * 2 > keys_.size()) Grow();
+    size_t i = Slot(ref);
+    while (keys_[i] != 0) {
+      if (keys_[i] == ref) return vals_[i];
+      i = (i + 1) & (keys_.size() - 1);
+    }
+    keys_[i] = ref;
+    vals_[i] = fresh;
+    ++size_;
+    return kNone;
+  }
+  void Reserve(size_t n) {
+    while (n * 2 > keys_.size()) Grow();
+  }
+  void Clear() {
+    if (size_ == 0) return;
+    std::fill(keys_.begin(), keys_.end(), 0);
+    size_ = 0;
+  }
+
+ private:
+  size_t Slot(uint64_t ref) const {
+    return static_cast<size_t>((ref * 0x9E3779B97F4A7C15ULL) >> 20) & (keys_.size() - 1);
+  }
+  void Grow() {
+    std::vector<uint64_t> old_keys = std::move(keys_);
+    std::vector<uint32_t> old_vals = std::move(vals_);
+    size_t n = std::max<size_t>(64, old_keys.size() * 2);
+    keys_.assign(n, 0);  // refs start at 1: 0 marks a free slot
+    vals_.assign(n, 0);
+    size_ = 0;
+    for (size_t i = 0; i < old_keys.size(); ++i)
+      if (old_keys[i] != 0) FindOrInsert(old_keys[i], old_vals[i]);
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> vals_;
+  size_t size_ = 0;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -272,53 +401,21 @@ class HeadAppender : public Appender {
   ~HeadAppender() override { Rollback(); }
 
   Status Append(const Labels& ls, int64_t t, double v) override {
-    if (t < head_->min_valid_time_.load()) return Invalid("out of bounds");
-    // An existing series' labels were checked when it was made: only new
-    // ones are validated (most appends are to series that exist).
-    std::shared_ptr<MemSeries> s = head_->Lookup(ls, /*pin=*/true);
-    if (s == nullptr) {
-      BERTH_RETURN_IF_ERROR(ValidateLabels(ls));
-      bool created = false;
-      s = head_->GetOrCreate(ls, 0, /*pin=*/true, &created);
-    }
-    auto [it, fresh] = index_.try_emplace(s->ref, series_.size());
-    if (fresh) {
-      series_.push_back({s, kNoTime, 0});
-    } else {
-      s->pins.fetch_sub(1);  // this appender pinned it already
-    }
-    Pinned& p = series_[it->second];
+    return Add(nullptr, ls, t, v, nullptr);
+  }
 
-    uint64_t bits = std::bit_cast<uint64_t>(v);
-    AddResult r;
-    {
-      std::lock_guard lk(s->mu);
-      r = Check(*s, t, v, Rules());
-      if (r == AddResult::kAdded && p.last_t != kNoTime) {
-        // Also in order with what this batch already holds for the series.
-        int64_t newest = std::max(p.last_t, s->max_t);
-        if (t == p.last_t) {
-          r = bits == p.last_v ? AddResult::kSame : AddResult::kDuplicate;
-        } else if (t < p.last_t) {
-          if (newest - t > head_->opts_.ooo_window_ms) {
-            r = AddResult::kOutOfOrder;
-          } else {
-            for (const Pending& q : pending_) {
-              if (q.series == it->second && q.t == t) {
-                r = std::bit_cast<uint64_t>(q.v) == bits ? AddResult::kSame : AddResult::kDuplicate;
-              }
-            }
-          }
-        }
-      }
-    }
-    if (r != AddResult::kAdded) return ToStatus(r);
-    pending_.push_back({it->second, t, v});
-    if (t > p.last_t) {
-      p.last_t = t;
-      p.last_v = bits;
-    }
-    return Status::Ok();
+  Status AppendCached(SeriesRef* ref, const Labels& ls, int64_t t, double v) override {
+    return Add(ref, ls, t, v, nullptr);
+  }
+
+  Status AppendHistogram(const Labels& ls, int64_t t, const FloatHistogram& h) override {
+    return Add(nullptr, ls, t, 0, std::make_shared<const FloatHistogram>(h));
+  }
+
+  void Reserve(size_t n) override {
+    pending_.reserve(n);
+    series_.reserve(n);
+    index_.Reserve(n);
   }
 
   Status Commit() override {
@@ -331,8 +428,11 @@ class HeadAppender : public Appender {
     // queue: per series, log order then equals apply order.
     std::vector<size_t> order(series_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return series_[a].s->ref < series_[b].s->ref; });
+    auto by_ref = [&](size_t a, size_t b) { return series_[a].s->ref < series_[b].s->ref; };
+    // A scrape lists its series in the order they were created: usually
+    // sorted already.
+    if (!std::is_sorted(order.begin(), order.end(), by_ref))
+      std::sort(order.begin(), order.end(), by_ref);
     std::vector<std::unique_lock<std::mutex>> locks;
     locks.reserve(order.size());
     for (size_t i : order) locks.emplace_back(series_[i].s->mu);
@@ -342,11 +442,19 @@ class HeadAppender : public Appender {
     std::vector<RefSample> accepted;
     accepted.reserve(pending_.size());
     int64_t dropped = 0, tmin = kMaxTime, tmax = kNoTime;
+    std::vector<RefHistogram> accepted_h;
     for (const Pending& q : pending_) {
       MemSeries& s = *series_[q.series].s;
-      AddResult r = Add(s, q.t, q.v, rules, cutter);
+      AddResult r;
+      if (q.hist == 0) {
+        r = tsdb::Add(s, q.t, q.v, rules, cutter);
+        if (r == AddResult::kAdded) accepted.push_back({s.ref, q.t, q.v});
+      } else {
+        const HistogramPtr& h = hists_[q.hist - 1];
+        r = tsdb::AddHistogram(s, q.t, h, rules);
+        if (r == AddResult::kAdded) accepted_h.push_back({s.ref, q.t, h});
+      }
       if (r == AddResult::kAdded) {
-        accepted.push_back({s.ref, q.t, q.v});
         tmin = std::min(tmin, q.t);
         tmax = std::max(tmax, q.t);
       } else if (r != AddResult::kSame) {
@@ -356,35 +464,37 @@ class HeadAppender : public Appender {
 
     Status st;
     uint64_t ticket = 0;
-    if (head_->wal_ != nullptr && !accepted.empty()) {
+    size_t n_accepted = accepted.size() + accepted_h.size();
+    if (head_->wal_ != nullptr && n_accepted > 0) {
       std::vector<RefSeries> fresh;
       for (const Pinned& p : series_)
         if (!p.s->logged) fresh.push_back({p.s->ref, p.s->labels});
       std::string rec;
-      if (!fresh.empty()) {
-        EncodeSeries(fresh, &rec);
-        auto t = head_->wal_->Enqueue(rec);
-        if (t.ok()) {
-          for (const Pinned& p : series_) p.s->logged = true;
-        } else {
-          st = t.status();
-        }
+      // Encodes one record with `encode` and enqueues it, after the first
+      // failure doing nothing.
+      auto log = [&](auto encode) {
+        if (!st.ok()) return;
         rec.clear();
-      }
-      if (st.ok()) {
-        EncodeSamples(accepted, &rec);
+        encode();
         auto t = head_->wal_->Enqueue(rec);
         if (t.ok()) {
           ticket = *t;
         } else {
           st = t.status();
         }
+      };
+      if (!fresh.empty()) {
+        log([&] { EncodeSeries(fresh, &rec); });
+        if (st.ok())
+          for (const Pinned& p : series_) p.s->logged = true;
       }
+      if (!accepted.empty()) log([&] { EncodeSamples(accepted, &rec); });
+      if (!accepted_h.empty()) log([&] { EncodeHistograms(accepted_h, &rec); });
     }
     locks.clear();
 
-    head_->num_samples_ += static_cast<int64_t>(accepted.size());
-    if (!accepted.empty()) {
+    head_->num_samples_ += static_cast<int64_t>(n_accepted);
+    if (n_accepted > 0) {
       head_->NoteTime(tmin);
       head_->NoteTime(tmax);
     }
@@ -392,7 +502,7 @@ class HeadAppender : public Appender {
       std::lock_guard lk(head_->stats_mu_);
       head_->stats_.commit_dropped += dropped;
     }
-    if (st.ok() && ticket > 0) st = head_->wal_->Sync(ticket);
+    if (st.ok() && ticket > 0) st = sync_ ? head_->wal_->Sync(ticket) : head_->wal_->Write(ticket);
     Rollback();
     return st;
   }
@@ -400,8 +510,17 @@ class HeadAppender : public Appender {
   void Rollback() override {
     for (Pinned& p : series_) p.s->pins.fetch_sub(1);
     series_.clear();
-    index_.clear();
+    index_.Clear();
     pending_.clear();
+    hists_.clear();
+    // A series this batch created stays empty if its samples were not
+    // committed; garbage collection looks at those next time.
+    std::erase_if(created_, [](const std::shared_ptr<MemSeries>& s) {
+      std::lock_guard lk(s->mu);
+      return !s->empty();
+    });
+    if (!created_.empty()) head_->AddGcCandidates(created_);
+    created_.clear();
   }
 
  private:
@@ -409,20 +528,110 @@ class HeadAppender : public Appender {
     std::shared_ptr<MemSeries> s;
     int64_t last_t;  // newest sample this batch holds for s
     uint64_t last_v;
+    uint32_t last_hist;  // its Pending::hist
   };
   struct Pending {
-    size_t series;  // index into series_
+    uint32_t series;  // index into series_
+    uint32_t hist;    // 0: a float; else 1 + index into hists_
     int64_t t;
     double v;
   };
+
+  // Whether pending sample q holds the same value as (v, h).
+  bool SameValue(uint32_t q_hist, double q_v, double v, const HistogramPtr& h) const {
+    if ((q_hist == 0) != (h == nullptr)) return false;
+    if (h == nullptr) return std::bit_cast<uint64_t>(q_v) == std::bit_cast<uint64_t>(v);
+    return *hists_[q_hist - 1] == *h;
+  }
+
+  // The series for ls, pinned: the one *ref holds if it is still in the
+  // head, else found by labels or created (and then stored in *ref).
+  std::shared_ptr<MemSeries> Resolve(SeriesRef* ref, const Labels& ls, Status* st) {
+    if (ref != nullptr && *ref != nullptr) {
+      auto s = std::static_pointer_cast<MemSeries>(*ref);
+      // Pin, then check: GarbageCollect marks, then checks pins (both
+      // sequentially consistent), so one of the two sees the other.
+      s->pins.fetch_add(1);
+      if (!s->removed.load()) return s;
+      s->pins.fetch_sub(1);
+      ref->reset();
+    }
+    // An existing series' labels were checked when it was made: only new
+    // ones are validated (most appends are to series that exist).
+    std::shared_ptr<MemSeries> s = head_->Lookup(ls, /*pin=*/true);
+    if (s == nullptr) {
+      *st = ValidateLabels(ls);
+      if (!st->ok()) return nullptr;
+      bool created = false;
+      s = head_->GetOrCreate(ls, 0, /*pin=*/true, &created);
+      if (created) created_.push_back(s);
+    }
+    if (ref != nullptr) *ref = s;
+    return s;
+  }
+
+  // Append, AppendCached and AppendHistogram: h is null for a float.
+  Status Add(SeriesRef* ref, const Labels& ls, int64_t t, double v, HistogramPtr h) {
+    if (t < head_->min_valid_time_.load()) return Invalid("out of bounds");
+    Status resolved;
+    std::shared_ptr<MemSeries> s = Resolve(ref, ls, &resolved);
+    if (s == nullptr) return resolved;
+    uint32_t idx = index_.FindOrInsert(s->ref, static_cast<uint32_t>(series_.size()));
+    if (idx == BatchIndex::kNone) {
+      idx = static_cast<uint32_t>(series_.size());
+      series_.push_back({std::move(s), kNoTime, 0, 0});
+    } else {
+      s->pins.fetch_sub(1);  // this appender pinned it already
+    }
+    Pinned& p = series_[idx];
+    MemSeries* sp = p.s.get();
+
+    AddResult r;
+    {
+      std::lock_guard lk(sp->mu);
+      r = h == nullptr ? Check(*sp, t, v, Rules()) : CheckHistogram(*sp, t, *h, Rules());
+      if (r == AddResult::kAdded && p.last_t != kNoTime) {
+        // Also in order with what this batch already holds for the series.
+        int64_t newest = std::max(p.last_t, sp->max_t);
+        if (t == p.last_t) {
+          r = SameValue(p.last_hist, std::bit_cast<double>(p.last_v), v, h) ? AddResult::kSame
+                                                                            : AddResult::kDuplicate;
+        } else if (t < p.last_t) {
+          if (newest - t > head_->opts_.ooo_window_ms) {
+            r = AddResult::kOutOfOrder;
+          } else {
+            for (const Pending& q : pending_) {
+              if (q.series == idx && q.t == t)
+                r = SameValue(q.hist, q.v, v, h) ? AddResult::kSame : AddResult::kDuplicate;
+            }
+          }
+        }
+      }
+    }
+    if (r != AddResult::kAdded) return ToStatus(r);
+    uint32_t hist = 0;
+    if (h != nullptr) {
+      hists_.push_back(std::move(h));
+      hist = static_cast<uint32_t>(hists_.size());
+    }
+    pending_.push_back({idx, hist, t, v});
+    if (t > p.last_t) {
+      p.last_t = t;
+      p.last_v = std::bit_cast<uint64_t>(v);
+      p.last_hist = hist;
+    }
+    return Status::Ok();
+  }
   SampleRules Rules() const {
     return {head_->min_valid_time_.load(), head_->opts_.ooo_window_ms, false};
   }
 
   Head* head_;
   std::vector<Pinned> series_;
-  std::unordered_map<uint64_t, size_t> index_;  // ref -> series_ index
+  BatchIndex index_;                                 // ref -> series_ index
+  std::vector<std::shared_ptr<MemSeries>> created_;  // series this batch made
   std::vector<Pending> pending_;
+  std::vector<HistogramPtr> hists_;  // the histograms of pending_
 };
 
 // ---------------------------------------------------------------------------
@@ -443,8 +652,9 @@ class HeadQuerier : public Querier {
       {
         std::lock_guard lk(s->mu);
         Collect(*s, mint, maxt, &ss.samples);
+        CollectHistograms(*s, mint, maxt, &ss.histograms);
       }
-      if (ss.samples.empty()) continue;
+      if (ss.samples.empty() && ss.histograms.empty()) continue;
       ss.labels = s->labels;
       out.push_back(std::move(ss));
     }
@@ -574,6 +784,7 @@ Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
       std::lock_guard lk(s->mu);
       if (min_valid != kNoTime) h->num_samples_ -= DropOlder(*s, min_valid, cutter);
     }
+    h->gc_full_ = true;
     h->GarbageCollect();
     if (st.replay.records > 0) {
       log::Info("tsdb: head restored from WAL",
@@ -608,6 +819,8 @@ void Head::Housekeep() {
     if (Status st = ApplyRetention(); !st.ok())
       log::Warn("tsdb: retention failed", log::Fields()("error", st.message()));
     GarbageCollect();
+    if (Status st = SyncWal(); !st.ok())
+      log::Warn("tsdb: WAL sync failed", log::Fields()("error", st.message()));
     if (wal_ != nullptr && wal_->SegmentCount() > opts_.checkpoint_after_segments) {
       if (Status st = Checkpoint(); !st.ok())
         log::Warn("tsdb: checkpoint failed", log::Fields()("error", st.message()));
@@ -686,7 +899,6 @@ std::vector<std::shared_ptr<MemSeries>> Head::AllSeries() const {
     std::lock_guard lk(rs.mu);
     for (const auto& [ref, s] : rs.by_ref) out.push_back(s);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->ref < b->ref; });
   return out;
 }
 
@@ -702,11 +914,14 @@ void Head::NoteTime(int64_t t) {
 int64_t Head::MinTime() const { return std::max(min_time_.load(), logged_min_valid_.load()); }
 
 int64_t Head::ChunkBytes() const {
+  // Walks the stripes in place: no copy of every series pointer.
   int64_t n = 0;
-  for (const auto& s : AllSeries()) {
-    std::lock_guard lk(s->mu);
-    for (const HeadChunk& c : s->chunks) n += static_cast<int64_t>(c.chunk.Bytes().size());
-    n += static_cast<int64_t>(s->ooo.size() * sizeof(Sample));
+  for (const RefStripe& rs : ref_stripes_) {
+    std::lock_guard sl(rs.mu);
+    for (const auto& [ref, s] : rs.by_ref) {
+      std::lock_guard lk(s->mu);
+      n += DataBytes(*s);
+    }
   }
   return n;
 }
@@ -725,8 +940,7 @@ Status Head::ReplayRecord(std::string_view payload) {
     auto a = replay_alias_.find(ref);
     return ByRef(a == replay_alias_.end() ? ref : a->second);
   };
-  auto apply = [&](MemSeries& s, int64_t t, double v) {
-    AddResult r = Add(s, t, v, rules, cutter);
+  auto count = [&](AddResult r, int64_t t) {
     if (r == AddResult::kAdded) {
       ++num_samples_;
       NoteTime(t);
@@ -734,6 +948,7 @@ Status Head::ReplayRecord(std::string_view payload) {
       ++stats_.replay_rejected;
     }
   };
+  auto apply = [&](MemSeries& s, int64_t t, double v) { count(Add(s, t, v, rules, cutter), t); };
   switch (rec.type) {
     case RecordType::kSeries:
       for (RefSeries& rs : rec.series) {
@@ -754,6 +969,16 @@ Status Head::ReplayRecord(std::string_view payload) {
           continue;
         }
         apply(*s, x.t, x.v);
+      }
+      break;
+    case RecordType::kHistograms:
+      for (const RefHistogram& x : rec.histograms) {
+        auto s = resolve(x.ref);
+        if (s == nullptr) {
+          ++stats_.replay_unknown_refs;
+          continue;
+        }
+        count(AddHistogram(*s, x.t, x.h, rules), x.t);
       }
       break;
     case RecordType::kChunk: {
@@ -798,6 +1023,7 @@ Status Head::DropBefore(int64_t t) {
   // Appends racing with the scan can only add samples >= t, so the new
   // minimum can only be too high by them; NoteTime lowers it again.
   min_time_ = new_min;
+  gc_full_ = true;
   GarbageCollect();
   return Status::Ok();
 }
@@ -808,8 +1034,13 @@ Status Head::ApplyRetention() {
   if (newest == kNoTime) return Status::Ok();
   int64_t cut = newest - opts_.retention_ms;
   if (cut <= logged_min_valid_.load()) return Status::Ok();
+  // Nothing that old is stored: skip the walk over every series (the bound
+  // moves on every call, by the time since the last one).
+  if (cut <= min_time_.load()) return Status::Ok();
   return DropBefore(cut);
 }
+
+Status Head::SyncWal() { return wal_ == nullptr ? Status::Ok() : wal_->SyncAll(); }
 
 void Head::RejectBefore(int64_t t) {
   int64_t cur = min_valid_time_.load();
@@ -818,37 +1049,73 @@ void Head::RejectBefore(int64_t t) {
 }
 
 Status Head::ForEachSeries(int64_t mint, int64_t maxt,
-                           const std::function<Status(const Labels&, std::vector<Sample>&)>& fn) {
+                           const std::function<Status(SeriesSamples&)>& fn) {
   auto all = AllSeries();
   std::sort(all.begin(), all.end(),
             [](const auto& a, const auto& b) { return a->labels < b->labels; });
-  std::vector<Sample> samples;
+  SeriesSamples ss;
   for (const auto& s : all) {
-    samples.clear();
+    ss.samples.clear();
+    ss.histograms.clear();
     {
       std::lock_guard lk(s->mu);
-      Collect(*s, mint, maxt, &samples);
+      Collect(*s, mint, maxt, &ss.samples);
+      CollectHistograms(*s, mint, maxt, &ss.histograms);
     }
-    if (!samples.empty()) BERTH_RETURN_IF_ERROR(fn(s->labels, samples));
+    if (ss.samples.empty() && ss.histograms.empty()) continue;
+    ss.labels = s->labels;
+    BERTH_RETURN_IF_ERROR(fn(ss));
   }
   return Status::Ok();
 }
 
+void Head::AddGcCandidates(const std::vector<std::shared_ptr<MemSeries>>& series) {
+  std::lock_guard lk(gc_mu_);
+  gc_candidates_.insert(gc_candidates_.end(), series.begin(), series.end());
+}
+
 int64_t Head::GarbageCollect() {
+  // Only deletions (then every series is looked at) and appenders' new
+  // series (the candidates) can leave a series empty.
+  std::vector<std::shared_ptr<MemSeries>> candidates;
+  {
+    std::lock_guard lk(gc_mu_);
+    candidates.swap(gc_candidates_);
+  }
+  const bool full = gc_full_.exchange(false);
   std::vector<std::shared_ptr<MemSeries>> removed;
-  for (HashStripe& hs : hash_stripes_) {
-    std::lock_guard lk(hs.mu);
-    for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
-      auto& bucket = it->second;
-      std::erase_if(bucket, [&](const std::shared_ptr<MemSeries>& s) {
-        // pins only rises under this stripe lock, so a zero stays zero here.
-        if (s->pins.load() != 0) return false;
-        std::lock_guard sl(s->mu);
-        if (!s->empty()) return false;
-        removed.push_back(s);
-        return true;
-      });
-      it = bucket.empty() ? hs.by_hash.erase(it) : std::next(it);
+  // Called with the series' hash stripe locked.
+  auto remove = [&](const std::shared_ptr<MemSeries>& s) {
+    if (s->pins.load() != 0) return false;
+    std::lock_guard sl(s->mu);
+    if (!s->empty()) return false;
+    // A writer holding a SeriesRef pins the series without the stripe lock
+    // and then checks `removed`: mark first, then look at pins again, and
+    // back out if a writer came in between.
+    s->removed.store(true);
+    if (s->pins.load() != 0) {
+      s->removed.store(false);
+      return false;
+    }
+    removed.push_back(s);
+    return true;
+  };
+  if (full) {
+    for (HashStripe& hs : hash_stripes_) {
+      std::lock_guard lk(hs.mu);
+      for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
+        std::erase_if(it->second, remove);
+        it = it->second.empty() ? hs.by_hash.erase(it) : std::next(it);
+      }
+    }
+  } else {
+    for (const auto& c : candidates) {
+      HashStripe& hs = hash_stripes_[c->hash % kStripes];
+      std::lock_guard lk(hs.mu);
+      auto it = hs.by_hash.find(c->hash);
+      if (it == hs.by_hash.end()) continue;
+      std::erase_if(it->second, [&](const auto& s) { return s == c && remove(s); });
+      if (it->second.empty()) hs.by_hash.erase(it);
     }
   }
   for (const auto& s : removed) {
@@ -883,6 +1150,7 @@ Status Head::Checkpoint() {
   }
   ChunkCutter cutter(opts_);
   std::vector<std::string> chunks;
+  std::vector<RefHistogram> hists;
   for (const auto& s : AllSeries()) {
     rec.clear();
     EncodeSeries({{s->ref, s->labels}}, &rec);
@@ -899,11 +1167,18 @@ Status Head::Checkpoint() {
         for (const Sample& x : all) cutter.Append(merged, x.t, x.v);
         for (const HeadChunk& c : merged) chunks.emplace_back(c.chunk.Bytes());
       }
+      hists.clear();
+      for (const HistogramSample& x : s->hists) hists.push_back({s->ref, x.t, x.h});
     }
     BERTH_RETURN_IF_ERROR(cp->Add(rec));
     for (const std::string& c : chunks) {
       rec.clear();
       EncodeChunk(s->ref, c, &rec);
+      BERTH_RETURN_IF_ERROR(cp->Add(rec));
+    }
+    if (!hists.empty()) {
+      rec.clear();
+      EncodeHistograms(hists, &rec);
       BERTH_RETURN_IF_ERROR(cp->Add(rec));
     }
   }

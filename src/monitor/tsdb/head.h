@@ -103,14 +103,17 @@ class Head : public Storage {
   // that no commit can slip a sample into that range after it was read and
   // before DropBefore(t) deletes it. Forgotten on restart.
   void RejectBefore(int64_t t);
-  // Calls fn(labels, samples in [mint, maxt]) for every series with samples
-  // there, in label order, each series locked only while it is read. Stops
-  // at the first error fn returns.
-  Status ForEachSeries(int64_t mint, int64_t maxt,
-                       const std::function<Status(const Labels&, std::vector<Sample>&)>& fn);
+  // Calls fn with every series that has samples in [mint, maxt] and those
+  // samples, in label order, each series locked only while it is read.
+  // Stops at the first error fn returns.
+  Status ForEachSeries(int64_t mint, int64_t maxt, const std::function<Status(SeriesSamples&)>& fn);
   // Removes series without samples that no appender is using; returns how
-  // many. DropBefore does this too.
+  // many. DropBefore does this too. Looks only at the series created since
+  // the last call unless something was deleted meanwhile.
   int64_t GarbageCollect();
+  // Syncs what appenders committed without a sync (Appender::set_sync).
+  // Housekeeping does this on every pass.
+  Status SyncWal();
   // Writes the whole head as a WAL checkpoint and deletes the segments it
   // replaces. No-op without WAL.
   Status Checkpoint();
@@ -143,6 +146,7 @@ class Head : public Storage {
   std::vector<std::shared_ptr<MemSeries>> AllSeries() const;
 
   Status ReplayRecord(std::string_view payload);
+  void AddGcCandidates(const std::vector<std::shared_ptr<MemSeries>>& series);
   void Housekeep();
   void NoteTime(int64_t t);
 
@@ -162,6 +166,11 @@ class Head : public Storage {
   // (RejectBefore), but only this one may be replayed as a deletion.
   std::atomic<int64_t> logged_min_valid_;
   std::atomic<bool> replaying_{false};
+  // What GarbageCollect looks at: every series after a deletion, else the
+  // series appenders created since it last ran.
+  std::atomic<bool> gc_full_{false};
+  std::mutex gc_mu_;
+  std::vector<std::shared_ptr<MemSeries>> gc_candidates_;
 
   // Serialises DropBefore/Checkpoint against each other (not appends).
   std::mutex maintenance_mu_;

@@ -14,6 +14,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "monitor/tsdb/encoding.h"
 
 namespace berth::monitor::tsdb {
 namespace {
@@ -27,32 +28,6 @@ Status Errno(const std::string& what) {
   return Internal("wal: " + what + ": " + std::strerror(errno));
 }
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutUvarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-void PutVarint(std::string* out, int64_t v) {
-  PutUvarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-void PutString(std::string* out, std::string_view s) {
-  PutUvarint(out, s.size());
-  out->append(s);
-}
-
 uint32_t Crc(std::string_view s) {
   return static_cast<uint32_t>(
       ::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
@@ -63,60 +38,6 @@ void Frame(std::string_view payload, std::string* out) {
   PutU32(out, Crc(payload));
   out->append(payload);
 }
-
-// Bounds-checked reader over one payload.
-class Decoder {
- public:
-  explicit Decoder(std::string_view s) : s_(s) {}
-  bool ok() const { return ok_; }
-  bool done() const { return s_.empty(); }
-  uint64_t Uvarint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (s_.empty()) break;
-      auto b = static_cast<uint8_t>(s_[0]);
-      s_.remove_prefix(1);
-      v |= uint64_t{b & 0x7fu} << shift;
-      if (b < 0x80) return v;
-    }
-    ok_ = false;
-    return 0;
-  }
-  int64_t Varint() {
-    uint64_t u = Uvarint();
-    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  }
-  uint64_t U64() {
-    if (s_.size() < 8) {
-      ok_ = false;
-      return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(s_[i])} << (8 * i);
-    s_.remove_prefix(8);
-    return v;
-  }
-  std::string_view Bytes() {
-    uint64_t n = Uvarint();
-    if (!ok_ || n > s_.size()) {
-      ok_ = false;
-      return {};
-    }
-    std::string_view out = s_.substr(0, n);
-    s_.remove_prefix(n);
-    return out;
-  }
-  // Guards reserve() against counts a damaged record could claim.
-  uint64_t Count(size_t min_bytes_each) {
-    uint64_t n = Uvarint();
-    if (n > s_.size() / min_bytes_each) ok_ = false;
-    return ok_ ? n : 0;
-  }
-
- private:
-  std::string_view s_;
-  bool ok_ = true;
-};
 
 std::string SegmentName(uint32_t index) {
   char buf[16];
@@ -192,6 +113,18 @@ void EncodeSamples(const std::vector<RefSample>& samples, std::string* out) {
   }
 }
 
+void EncodeHistograms(const std::vector<RefHistogram>& samples, std::string* out) {
+  out->push_back(static_cast<char>(RecordType::kHistograms));
+  PutUvarint(out, samples.size());
+  int64_t prev_t = 0;
+  for (const RefHistogram& s : samples) {
+    PutUvarint(out, s.ref);
+    PutVarint(out, s.t - prev_t);
+    PutHistogram(out, *s.h);
+    prev_t = s.t;
+  }
+}
+
 void EncodeDropBefore(int64_t t, std::string* out) {
   out->push_back(static_cast<char>(RecordType::kDropBefore));
   PutVarint(out, t);
@@ -208,6 +141,7 @@ Status DecodeRecord(std::string_view payload, Record* out) {
   out->type = static_cast<RecordType>(payload[0]);
   out->series.clear();
   out->samples.clear();
+  out->histograms.clear();
   Decoder d(payload.substr(1));
   switch (out->type) {
     case RecordType::kSeries: {
@@ -239,6 +173,18 @@ Status DecodeRecord(std::string_view payload, Record* out) {
       }
       break;
     }
+    case RecordType::kHistograms: {
+      uint64_t n = d.Count(50);
+      out->histograms.reserve(n);
+      int64_t t = 0;
+      for (uint64_t i = 0; i < n && d.ok(); ++i) {
+        uint64_t ref = d.Uvarint();
+        t += d.Varint();
+        auto h = std::make_shared<FloatHistogram>(d.Histogram());
+        out->histograms.push_back({ref, t, std::move(h)});
+      }
+      break;
+    }
     case RecordType::kDropBefore:
       out->t = d.Varint();
       break;
@@ -258,7 +204,7 @@ Wal::Wal(const WalOptions& opts) : dir_(opts.dir), segment_bytes_(opts.segment_b
 Wal::~Wal() {
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return !writing_; });
-  if (!pending_.empty() && err_.ok()) FlushLocked(lk, false);
+  if ((!pending_.empty() || unsynced_) && err_.ok()) FlushLocked(lk, false, true);
 }
 
 Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& opts,
@@ -360,6 +306,10 @@ Status Wal::OpenSegment(uint32_t index) {
   if (!fd.ok()) return Errno("create " + path);
   // The segment's records are found after a crash only if its name is.
   BERTH_RETURN_IF_ERROR(SyncDir(dir_));
+  // What was written to the old segment without a sync is synced now: a
+  // later segment never reaches the disk ahead of an earlier one's records.
+  if (seg_.ok() && unsynced_ && ::fdatasync(seg_.get()) != 0) return Errno("fdatasync");
+  unsynced_ = false;
   seg_ = std::move(fd);
   seg_size_ = 0;
   current_ = index;
@@ -374,30 +324,44 @@ Result<uint64_t> Wal::Enqueue(std::string_view payload) {
   return ++enqueued_;
 }
 
-Status Wal::Sync(uint64_t ticket) {
+Status Wal::Sync(uint64_t ticket) { return WaitFor(ticket, true); }
+
+Status Wal::Write(uint64_t ticket) { return WaitFor(ticket, false); }
+
+Status Wal::WaitFor(uint64_t ticket, bool sync) {
   std::unique_lock lk(mu_);
-  while (synced_ < ticket) {
+  while ((sync ? synced_ : written_) < ticket) {
     if (!err_.ok()) return err_;
     if (writing_) {
       cv_.wait(lk);
       continue;
     }
-    FlushLocked(lk, false);
+    FlushLocked(lk, false, sync);
   }
   return Status::Ok();
 }
 
-Status Wal::FlushLocked(std::unique_lock<std::mutex>& lk, bool cut) {
+Status Wal::SyncAll() {
+  uint64_t ticket;
+  {
+    std::lock_guard lk(mu_);
+    ticket = enqueued_;
+  }
+  return Sync(ticket);
+}
+
+Status Wal::FlushLocked(std::unique_lock<std::mutex>& lk, bool cut, bool sync) {
   writing_ = true;
   std::string batch;
   batch.swap(pending_);
   uint64_t target = enqueued_;
   lk.unlock();
-  Status st = WriteOut(batch, cut);
+  Status st = WriteOut(batch, cut, sync);
   lk.lock();
   writing_ = false;
   if (st.ok()) {
-    synced_ = target;
+    written_ = target;
+    if (sync || cut) synced_ = target;
   } else {
     err_ = st;
     log::Error("wal: write failed; refusing further commits", log::Fields()("error", st.message()));
@@ -406,16 +370,21 @@ Status Wal::FlushLocked(std::unique_lock<std::mutex>& lk, bool cut) {
   return st;
 }
 
-Status Wal::WriteOut(const std::string& batch, bool cut) {
+Status Wal::WriteOut(const std::string& batch, bool cut, bool sync) {
   if (!batch.empty()) {
     if (seg_size_ > 0 && seg_size_ + static_cast<int64_t>(batch.size()) > segment_bytes_) {
       BERTH_RETURN_IF_ERROR(OpenSegment(current_ + 1));
     }
     BERTH_RETURN_IF_ERROR(WriteAll(seg_.get(), batch));
     seg_size_ += static_cast<int64_t>(batch.size());
-    if (::fdatasync(seg_.get()) != 0) return Errno("fdatasync");
+    unsynced_ = true;
   }
-  if (cut && seg_size_ > 0) BERTH_RETURN_IF_ERROR(OpenSegment(current_ + 1));
+  if (cut && seg_size_ > 0) {
+    BERTH_RETURN_IF_ERROR(OpenSegment(current_ + 1));  // syncs the old one
+  } else if ((sync || cut) && unsynced_) {
+    if (::fdatasync(seg_.get()) != 0) return Errno("fdatasync");
+    unsynced_ = false;
+  }
   return Status::Ok();
 }
 
@@ -423,7 +392,7 @@ Result<uint32_t> Wal::Cut() {
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return !writing_; });
   if (!err_.ok()) return err_;
-  BERTH_RETURN_IF_ERROR(FlushLocked(lk, true));
+  BERTH_RETURN_IF_ERROR(FlushLocked(lk, true, true));
   return current_.load();
 }
 

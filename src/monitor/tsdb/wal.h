@@ -8,8 +8,9 @@
 // segment before NNNNNNNN, which are then deleted.
 //
 // Commit path: Enqueue() adds a record to an in-memory batch and returns a
-// ticket; Sync(ticket) returns once the record is written and fdatasynced.
-// Concurrent Sync callers share one write+fdatasync: whoever finds no write
+// ticket; Sync(ticket) returns once the record is written and fdatasynced,
+// Write(ticket) once it is written (in the page cache). Concurrent callers
+// share one write (+fdatasync): whoever finds no write
 // in progress becomes the leader and flushes everything enqueued so far;
 // the others wait for it (group commit). A write or sync error is sticky:
 // the log refuses further records, since what follows a hole cannot be
@@ -30,6 +31,7 @@
 
 #include "core/fd.h"
 #include "core/status.h"
+#include "monitor/histogram.h"
 #include "monitor/labels.h"
 
 namespace berth::monitor::tsdb {
@@ -39,6 +41,7 @@ enum class RecordType : uint8_t {
   kSamples = 2,     // (ref, t, v) triples of one commit
   kDropBefore = 3,  // data older than t was deleted (retention)
   kChunk = 4,       // one encoded chunk of a series (checkpoints)
+  kHistograms = 5,  // (ref, t, native histogram) of one commit or checkpoint
 };
 
 struct RefSeries {
@@ -51,8 +54,15 @@ struct RefSample {
   double v;
 };
 
+struct RefHistogram {
+  uint64_t ref;
+  int64_t t;
+  HistogramPtr h;
+};
+
 void EncodeSeries(const std::vector<RefSeries>& series, std::string* out);
 void EncodeSamples(const std::vector<RefSample>& samples, std::string* out);
+void EncodeHistograms(const std::vector<RefHistogram>& samples, std::string* out);
 void EncodeDropBefore(int64_t t, std::string* out);
 void EncodeChunk(uint64_t ref, std::string_view chunk, std::string* out);
 
@@ -60,6 +70,7 @@ struct Record {
   RecordType type;
   std::vector<RefSeries> series;
   std::vector<RefSample> samples;
+  std::vector<RefHistogram> histograms;
   int64_t t = 0;           // kDropBefore
   uint64_t ref = 0;        // kChunk
   std::string_view chunk;  // kChunk; points into the decoded payload
@@ -98,6 +109,12 @@ class Wal {
 
   Result<uint64_t> Enqueue(std::string_view payload);
   Status Sync(uint64_t ticket);
+  // Returns once the record is written to the segment file, not synced: it
+  // then survives the process being killed, not the machine losing power.
+  // A later Sync, the next segment, or SyncAll makes it durable.
+  Status Write(uint64_t ticket);
+  // Syncs everything enqueued so far.
+  Status SyncAll();
 
   // Makes everything enqueued so far durable and starts a new segment;
   // returns its index. Every record enqueued before the call lies in an
@@ -136,8 +153,9 @@ class Wal {
   Status OpenSegment(uint32_t index);
   // Leader path: writes out the pending batch (and rotates when cut), with
   // mu_ released during the I/O.
-  Status FlushLocked(std::unique_lock<std::mutex>& lk, bool cut);
-  Status WriteOut(const std::string& batch, bool cut);
+  Status WaitFor(uint64_t ticket, bool sync);  // Sync or Write
+  Status FlushLocked(std::unique_lock<std::mutex>& lk, bool cut, bool sync);
+  Status WriteOut(const std::string& batch, bool cut, bool sync);
   void RemoveBefore(uint32_t index);
 
   const std::string dir_;
@@ -147,6 +165,7 @@ class Wal {
   std::condition_variable cv_;
   std::string pending_;    // framed records not yet written
   uint64_t enqueued_ = 0;  // tickets handed out
+  uint64_t written_ = 0;   // tickets written to the segment file
   uint64_t synced_ = 0;    // tickets durable
   bool writing_ = false;   // a leader is doing I/O
   Status err_;
@@ -154,6 +173,7 @@ class Wal {
   // Owned by the current leader (writing_ == true), or by Open.
   Fd seg_;
   int64_t seg_size_ = 0;
+  bool unsynced_ = false;  // seg_ holds written records not yet synced
   std::atomic<uint32_t> current_{0};
   std::atomic<uint32_t> first_{0};
 };

@@ -388,6 +388,53 @@ TEST(Db, CutsCompactsQueriesAndSurvivesRestart) {
   EXPECT_FALSE(app->Append({{"__name__", "late"}}, 7 * kHour, 1).ok());
 }
 
+TEST(Db, NativeHistogramsGoThroughBlocksAndCompaction) {
+  TempDir dir;
+  DbOptions o = TestOptions(dir.path);
+  Labels ls{{"__name__", "h"}};
+  auto hist = [](int i) {
+    FloatHistogram h;
+    h.count = i;
+    h.sum = i * 0.25;
+    h.positive_spans = {{1, 1}};
+    h.positive_buckets = {static_cast<double>(i)};
+    h.custom_values = {};
+    return h;
+  };
+  auto check = [&](Db& db) {
+    auto q = db.NewQuerier();
+    auto r = q->Select(kMin, kMax, {});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 1u);
+    const SeriesSamples& ss = (*r)[0];
+    ASSERT_EQ(ss.histograms.size(), 11u * 60);
+    ASSERT_EQ(ss.samples.size(), 11u);  // one float per hour
+    for (size_t i = 0; i < ss.histograms.size(); ++i) {
+      EXPECT_EQ(*ss.histograms[i].h, hist(static_cast<int>(i)));
+      EXPECT_EQ(ss.histograms[i].t, static_cast<int64_t>(i) * 60000 + 1);
+    }
+  };
+  {
+    auto db = OpenDb(o);
+    ASSERT_NE(db, nullptr);
+    for (int h = 0; h < 11; ++h) {
+      auto app = db->NewAppender();
+      ASSERT_TRUE(app->Append(ls, h * kHour, h).ok());
+      for (int m = 0; m < 60; ++m) {
+        int i = h * 60 + m;
+        ASSERT_TRUE(app->AppendHistogram(ls, i * 60000 + 1, hist(i)).ok());
+      }
+      ASSERT_TRUE(app->Commit().ok());
+      ASSERT_TRUE(db->Housekeep().ok());
+    }
+    EXPECT_EQ(db->stats().compactions, 1);
+    check(*db);
+  }
+  auto db = OpenDb(o);
+  ASSERT_NE(db, nullptr);
+  check(*db);
+}
+
 TEST(Db, RetentionByTime) {
   TempDir dir;
   DbOptions o = TestOptions(dir.path);

@@ -746,6 +746,23 @@ TEST(Wal, GarbageSegmentDoesNotCrash) {
   }
 }
 
+TEST(Wal, UnsyncedCommitIsInTheFileWhenCommitReturns) {
+  TempDir dir;
+  Options o = WalOptions(dir.path);
+  auto head = OpenHead(o);
+  auto app = head->NewAppender();
+  app->set_sync(false);
+  ASSERT_TRUE(app->Append({{"__name__", "m"}}, 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  // A second reader of the same directory, while the first head still runs
+  // (as after a kill -9): the record is in the segment file already.
+  TempDir copy;
+  fs::copy(dir.path, copy.path, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  auto replayed = OpenHead(WalOptions(copy.path));
+  ASSERT_EQ(SelectAll(*replayed).size(), 1u);
+  EXPECT_TRUE(head->SyncWal().ok());
+}
+
 TEST(Wal, ConcurrentCommittersShareSyncsAndAllSurvive) {
   TempDir dir;
   std::vector<std::string> before;
@@ -814,6 +831,93 @@ TEST(Wal, CheckpointReplacesOldSegments) {
   // Out of bounds still holds after the restart.
   auto app = head->NewAppender();
   EXPECT_EQ(app->Append({{"__name__", "m"}, {"s", "3"}}, 1000, 1).message(), "out of bounds");
+}
+
+// ---------------------------------------------------------------------------
+// Native histograms
+
+FloatHistogram Hist(double count, int32_t schema = 0) {
+  FloatHistogram h;
+  h.schema = schema;
+  h.count = count;
+  h.sum = count * 1.5;
+  h.zero_threshold = 0.001;
+  h.zero_count = 1;
+  h.positive_spans = {{0, 2}, {3, 1}};
+  h.positive_buckets = {count - 4, 1, 2};
+  h.negative_spans = {{-1, 1}};
+  h.negative_buckets = {0.5};
+  return h;
+}
+
+TEST(HeadHistograms, StoredNextToFloatsInOneSeriesAndSurviveReplayAndCheckpoint) {
+  TempDir dir;
+  Options o = WalOptions(dir.path);
+  o.ooo_window_ms = 10000;
+  Labels ls{{"__name__", "h"}};
+  auto check = [&](Head& head) {
+    auto all = SelectAll(head);
+    ASSERT_EQ(all.size(), 1u);
+    // Floats at 0 and 4000 (stale), histograms at 1000..3000 and 500 (out of order).
+    ASSERT_EQ(all[0].samples.size(), 2u);
+    EXPECT_EQ(all[0].samples[0].t, 0);
+    EXPECT_TRUE(IsStaleNaN(all[0].samples[1].v));
+    ASSERT_EQ(all[0].histograms.size(), 4u);
+    EXPECT_EQ(all[0].histograms[0].t, 500);
+    EXPECT_EQ(*all[0].histograms[0].h, Hist(9));
+    EXPECT_EQ(all[0].histograms[3].t, 3000);
+    EXPECT_EQ(*all[0].histograms[3].h, Hist(30, 3));
+    EXPECT_EQ(head.NumSamples(), 6);
+  };
+  {
+    auto head = OpenHead(o);
+    auto app = head->NewAppender();
+    ASSERT_TRUE(app->Append(ls, 0, 1).ok());
+    for (int i = 1; i <= 3; ++i)
+      ASSERT_TRUE(app->AppendHistogram(ls, i * 1000, Hist(i * 10, i == 3 ? 3 : 0)).ok());
+    // Within one batch: the same histogram again is fine, another one or a
+    // float at its timestamp is a duplicate.
+    EXPECT_TRUE(app->AppendHistogram(ls, 3000, Hist(30, 3)).ok());
+    EXPECT_EQ(app->AppendHistogram(ls, 3000, Hist(31, 3)).message(),
+              "duplicate sample for timestamp");
+    EXPECT_EQ(app->Append(ls, 2000, 5).message(), "duplicate sample for timestamp");
+    ASSERT_TRUE(app->Commit().ok());
+    // Across batches, against what the head holds.
+    EXPECT_EQ(app->Append(ls, 3000, 1).message(), "duplicate sample for timestamp");
+    EXPECT_EQ(app->AppendHistogram(ls, 0, Hist(9)).message(), "duplicate sample for timestamp");
+    EXPECT_TRUE(app->AppendHistogram(ls, 2000, Hist(20)).ok());  // the same one
+    ASSERT_TRUE(app->AppendHistogram(ls, 500, Hist(9)).ok());    // out of order, in the window
+    ASSERT_TRUE(app->Append(ls, 4000, StaleNaN()).ok());
+    ASSERT_TRUE(app->Commit().ok());
+    check(*head);
+  }
+  {
+    auto head = OpenHead(o);  // from the WAL
+    check(*head);
+    ASSERT_TRUE(head->Checkpoint().ok());
+  }
+  auto head = OpenHead(o);  // from the checkpoint
+  EXPECT_TRUE(head->stats().replay.from_checkpoint);
+  check(*head);
+  // Retention drops histograms too.
+  ASSERT_TRUE(head->DropBefore(2500).ok());
+  auto all = SelectAll(*head);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].histograms.size(), 1u);
+  EXPECT_EQ(all[0].samples.size(), 1u);
+}
+
+TEST(HeadHistograms, DamagedHistogramRecordEndsTheLog) {
+  std::string rec;
+  EncodeHistograms({{7, 1000, std::make_shared<const FloatHistogram>(Hist(10))}}, &rec);
+  Record out;
+  ASSERT_TRUE(DecodeRecord(rec, &out).ok());
+  ASSERT_EQ(out.histograms.size(), 1u);
+  EXPECT_EQ(out.histograms[0].ref, 7u);
+  EXPECT_EQ(*out.histograms[0].h, Hist(10));
+  // Every truncation is an error, never a crash or a partial histogram.
+  for (size_t n = 1; n < rec.size(); ++n)
+    EXPECT_FALSE(DecodeRecord(std::string_view(rec).substr(0, n), &out).ok()) << n;
 }
 
 // ---------------------------------------------------------------------------
