@@ -21,23 +21,38 @@ bool Contains(const std::vector<std::string>& names, std::string_view n) {
 
 }  // namespace
 
-Labels::Labels(std::vector<Label> ls) : ls_(std::move(ls)) {
-  std::stable_sort(ls_.begin(), ls_.end(),
+Labels::Labels(std::vector<Label> ls) {
+  std::stable_sort(ls.begin(), ls.end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
   std::vector<Label> out;
-  out.reserve(ls_.size());
-  for (auto& l : ls_) {
+  out.reserve(ls.size());
+  for (auto& l : ls) {
     if (!out.empty() && out.back().name == l.name) out.pop_back();
     out.push_back(std::move(l));
   }
   std::erase_if(out, [](const Label& l) { return l.value.empty(); });
-  ls_ = std::move(out);
+  Adopt(std::move(out));
+}
+
+void Labels::Adopt(std::vector<Label> sorted) {
+  if (sorted.empty()) {
+    p_.reset();
+    return;
+  }
+  sorted.shrink_to_fit();
+  p_ = std::make_shared<const std::vector<Label>>(std::move(sorted));
+}
+
+const std::vector<Label>& Labels::Empty() {
+  static const std::vector<Label> empty;
+  return empty;
 }
 
 std::string_view Labels::Get(std::string_view name) const {
-  auto it = std::lower_bound(ls_.begin(), ls_.end(), name,
+  const auto& ls = vec();
+  auto it = std::lower_bound(ls.begin(), ls.end(), name,
                              [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != ls_.end() && it->name == name) return it->value;
+  if (it != ls.end() && it->name == name) return it->value;
   return {};
 }
 
@@ -47,14 +62,14 @@ uint64_t Labels::Hash() const {
   uint64_t h = hash_.load(std::memory_order_relaxed);
   if (h != 0) return h;
   h = kFnvOffset;
-  for (const auto& l : ls_) h = Mix(Mix(h, l.name), l.value);
+  for (const auto& l : vec()) h = Mix(Mix(h, l.name), l.value);
   hash_.store(h, std::memory_order_relaxed);
   return h;
 }
 
 uint64_t Labels::HashFor(const std::vector<std::string>& names, bool without) const {
   uint64_t h = kFnvOffset;
-  for (const auto& l : ls_) {
+  for (const auto& l : vec()) {
     bool listed = Contains(names, l.name);
     if (without ? (listed || l.name == kMetricName) : !listed) continue;
     h = Mix(Mix(h, l.name), l.value);
@@ -63,55 +78,52 @@ uint64_t Labels::HashFor(const std::vector<std::string>& names, bool without) co
 }
 
 Labels Labels::With(std::string_view name, std::string_view value) const {
-  Labels out;
-  out.ls_.reserve(ls_.size() + 1);
+  std::vector<Label> out;
+  out.reserve(size() + 1);
   bool done = false;
-  for (const auto& l : ls_) {
+  for (const auto& l : vec()) {
     if (!done && l.name >= name) {
-      if (!value.empty()) out.ls_.push_back({std::string(name), std::string(value)});
+      if (!value.empty()) out.push_back({std::string(name), std::string(value)});
       done = true;
       if (l.name == name) continue;
     }
-    out.ls_.push_back(l);
+    out.push_back(l);
   }
-  if (!done && !value.empty()) out.ls_.push_back({std::string(name), std::string(value)});
-  return out;
+  if (!done && !value.empty()) out.push_back({std::string(name), std::string(value)});
+  return Sorted(std::move(out));
+}
+
+template <class Pred>
+Labels Labels::Filter(Pred keep) const {
+  std::vector<Label> out;
+  out.reserve(size());
+  for (const auto& l : vec())
+    if (keep(l)) out.push_back(l);
+  return Sorted(std::move(out));
 }
 
 Labels Labels::Without(std::string_view name) const {
-  Labels out;
-  out.ls_.reserve(ls_.size());
-  for (const auto& l : ls_)
-    if (l.name != name) out.ls_.push_back(l);
-  return out;
+  return Filter([&](const Label& l) { return l.name != name; });
 }
 
 Labels Labels::WithoutName() const {
-  Labels out;
-  out.ls_.reserve(ls_.size());
-  for (const auto& l : ls_)
-    if (l.name != kMetricName && l.name != "__type__" && l.name != "__unit__") out.ls_.push_back(l);
-  return out;
+  return Filter([](const Label& l) {
+    return l.name != kMetricName && l.name != "__type__" && l.name != "__unit__";
+  });
 }
 
 Labels Labels::Keep(const std::vector<std::string>& names) const {
-  Labels out;
-  for (const auto& l : ls_)
-    if (Contains(names, l.name)) out.ls_.push_back(l);
-  return out;
+  return Filter([&](const Label& l) { return Contains(names, l.name); });
 }
 
 Labels Labels::Drop(const std::vector<std::string>& names) const {
-  Labels out;
-  for (const auto& l : ls_)
-    if (!Contains(names, l.name)) out.ls_.push_back(l);
-  return out;
+  return Filter([&](const Label& l) { return !Contains(names, l.name); });
 }
 
 std::string Labels::String() const {
   std::string out = "{";
   bool first = true;
-  for (const auto& l : ls_) {
+  for (const auto& l : vec()) {
     if (!first) out += ", ";
     first = false;
     out += IsValidLabelName(l.name) ? l.name : QuoteString(l.name);
@@ -128,7 +140,7 @@ std::string Labels::MetricString() const {
   std::string out(name);
   out += '{';
   bool first = true;
-  for (const auto& l : ls_) {
+  for (const auto& l : vec()) {
     if (l.name == kMetricName) continue;
     if (!first) out += ", ";
     first = false;

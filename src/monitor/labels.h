@@ -31,16 +31,16 @@ struct Label {
 class Labels {
  public:
   Labels() = default;
-  Labels(const Labels& o) : ls_(o.ls_), hash_(o.hash_.load(std::memory_order_relaxed)) {}
+  Labels(const Labels& o) : p_(o.p_), hash_(o.hash_.load(std::memory_order_relaxed)) {}
   Labels(Labels&& o) noexcept
-      : ls_(std::move(o.ls_)), hash_(o.hash_.exchange(0, std::memory_order_relaxed)) {}
+      : p_(std::move(o.p_)), hash_(o.hash_.exchange(0, std::memory_order_relaxed)) {}
   Labels& operator=(const Labels& o) {
-    ls_ = o.ls_;
+    p_ = o.p_;
     hash_.store(o.hash_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     return *this;
   }
   Labels& operator=(Labels&& o) noexcept {
-    ls_ = std::move(o.ls_);
+    p_ = std::move(o.p_);
     hash_.store(o.hash_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
     return *this;
   }
@@ -54,12 +54,12 @@ class Labels {
   bool Has(std::string_view name) const;
   std::string_view Name() const { return Get(kMetricName); }
 
-  size_t size() const { return ls_.size(); }
-  bool empty() const { return ls_.empty(); }
-  auto begin() const { return ls_.begin(); }
-  auto end() const { return ls_.end(); }
-  const Label& operator[](size_t i) const { return ls_[i]; }
-  const std::vector<Label>& vec() const { return ls_; }
+  size_t size() const { return vec().size(); }
+  bool empty() const { return p_ == nullptr; }
+  auto begin() const { return vec().begin(); }
+  auto end() const { return vec().end(); }
+  const Label& operator[](size_t i) const { return vec()[i]; }
+  const std::vector<Label>& vec() const { return p_ ? *p_ : Empty(); }
 
   // A 64-bit hash of the whole set (stable within a process run). Computed
   // once per object: series are looked up by it on every append.
@@ -83,13 +83,29 @@ class Labels {
   // The exposition/PromQL form: x{a="b"} (String() when the name needs quoting).
   std::string MetricString() const;
 
-  friend bool operator==(const Labels& a, const Labels& b) { return a.ls_ == b.ls_; }
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.p_ == b.p_ || a.vec() == b.vec();
+  }
   friend bool operator<(const Labels& a, const Labels& b) { return Compare(a, b) < 0; }
   // Prometheus's order: label by label, names then values; shorter first.
   static int Compare(const Labels& a, const Labels& b);
 
  private:
-  std::vector<Label> ls_;
+  // Takes labels already sorted, unique and without empty values.
+  static Labels Sorted(std::vector<Label> ls) {
+    Labels out;
+    out.Adopt(std::move(ls));
+    return out;
+  }
+  void Adopt(std::vector<Label> sorted);
+  template <class Pred>
+  Labels Filter(Pred keep) const;
+  static const std::vector<Label>& Empty();
+
+  // Immutable and shared between copies: a copy of a label set (the scrape
+  // cache's, the head's, every query result's) costs a reference count, not
+  // a copy of its strings. Null when empty.
+  std::shared_ptr<const std::vector<Label>> p_;
   // 0 until computed. Labels are not changed after construction, so the
   // cache never goes out of date; atomic because const objects are shared
   // between threads.

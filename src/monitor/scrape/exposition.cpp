@@ -550,13 +550,26 @@ Exemplar ExpositionParser::exemplar() const {
 }
 
 std::string ExpositionParser::metadata_name() const {
-  return meta_name_.escaped ? Unescape(meta_name_.s, true) : std::string(meta_name_.s);
+  std::string buf;
+  return std::string(metadata_name(&buf));
+}
+
+std::string_view ExpositionParser::metadata_name(std::string* buf) const {
+  if (!meta_name_.escaped) return meta_name_.s;
+  *buf = Unescape(meta_name_.s, true);
+  return *buf;
 }
 
 std::string ExpositionParser::help() const {
+  std::string buf;
+  return std::string(help(&buf));
+}
+
+std::string_view ExpositionParser::help(std::string* buf) const {
+  if (!meta_text_.escaped) return meta_text_.s;
   // The text format escapes only \\ and \n in HELP; OpenMetrics adds \".
-  return meta_text_.escaped ? Unescape(meta_text_.s, format_ == ExpositionFormat::kOpenMetrics)
-                            : std::string(meta_text_.s);
+  *buf = Unescape(meta_text_.s, format_ == ExpositionFormat::kOpenMetrics);
+  return *buf;
 }
 
 std::string ExpositionParser::unit() const { return std::string(meta_text_.s); }

@@ -97,6 +97,11 @@ class ExpositionParser {
   MetricType type() const { return type_; }  // kType
   std::string help() const;                  // kHelp, unescaped
   std::string unit() const;                  // kUnit
+  // The same without allocating when nothing is escaped: a view into the
+  // body, or into *buf (overwritten) when escapes had to be resolved.
+  std::string_view metadata_name(std::string* buf) const;
+  std::string_view help(std::string* buf) const;
+  std::string_view unit_view() const { return meta_text_.s; }
 
  private:
   // A piece of the body; `escaped` when it holds backslash escapes that must

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -49,10 +50,11 @@ Json LabelsJson(const Labels& ls) {
 }
 
 struct CacheEntry {
-  Labels labels;          // final labels of the series
-  bool dropped = false;   // metric relabeling dropped it
-  uint64_t seen = 0;      // the scrape iteration that last saw it
-  uint64_t appended = 0;  // the last committed scrape that stored it (for staleness)
+  Labels labels;            // final labels of the series
+  Appender::SeriesRef ref;  // the stored series, once appended to
+  bool dropped = false;     // metric relabeling dropped it
+  uint64_t seen = 0;        // the scrape iteration that last saw it
+  uint64_t appended = 0;    // the last committed scrape that stored it (for staleness)
   bool explicit_ts = false;
 };
 
@@ -65,7 +67,17 @@ using SeriesCache = std::unordered_map<std::string, CacheEntry, TextHash, std::e
 
 struct FamilyMeta {
   std::string type, help, unit;
+  // Scrape bookkeeping (Loop::meta_scratch): the iteration that last saw
+  // the family, and which of type/help/unit (bits 0/1/2) it set.
+  uint64_t seen = 0;
+  uint8_t set = 0;
 };
+using MetaMap = std::unordered_map<std::string, FamilyMeta, TextHash, std::equal_to<>>;
+
+constexpr const char* kReportNames[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                        "scrape_samples_post_metric_relabeling",
+                                        "scrape_series_added"};
+constexpr size_t kReportSeries = std::size(kReportNames);
 
 }  // namespace
 
@@ -92,12 +104,24 @@ struct Loop {
 
   // Scrape state (worker only).
   SeriesCache cache;
+  // The cache entries in the order the last scrape listed its series:
+  // targets list them in the same order every time, so the entry at the
+  // same position is tried first, a sequential walk instead of a hash
+  // lookup per sample. Cleared whenever cache entries are erased.
+  std::vector<SeriesCache::value_type*> order;
   uint64_t iter = 0;
   int64_t last_ts = 0;  // time of the last scrape's samples
   // The last committed scrape: its series (CacheEntry::appended) get
   // staleness markers when they disappear. 0: none to mark.
   uint64_t last_ok_iter = 0;
-  std::unordered_map<std::string, FamilyMeta> meta_scratch;
+  // Metadata as the scrapes see it, updated in place (no allocation when
+  // nothing changed); published to `metadata` after a successful scrape
+  // that changed it.
+  MetaMap meta_scratch;
+  bool meta_changed = false;
+  // The report series (up, scrape_*): labels and stored series.
+  std::array<Labels, kReportSeries> report_labels;
+  std::array<Appender::SeriesRef, kReportSeries> report_refs;
 
   // Status, guarded by mu.
   mutable std::mutex mu;
@@ -105,7 +129,7 @@ struct Loop {
   int64_t last_scrape_ms = 0;
   double last_duration_s = 0;
   int health = 0;  // 0 unknown, 1 up, 2 down
-  std::unordered_map<std::string, FamilyMeta> metadata;
+  MetaMap metadata;
 };
 
 struct Pool {
@@ -451,14 +475,14 @@ void Manager::Impl::MarkAllStale(Loop& l, int64_t ts, bool report) {
   // After everything the loop wrote, even within the same millisecond.
   ts = std::max(ts, l.last_ts + 1);
   auto app = storage->NewAppender();
+  app->set_sync(false);  // nobody waits on a scrape; the WAL syncs within a minute
   if (l.last_ok_iter != 0)
-    for (const auto& [_, ce] : l.cache)
+    for (auto& [_, ce] : l.cache)
       if (!ce.dropped && ce.appended == l.last_ok_iter)
-        (void)app->Append(ce.labels, ts, StaleNaN());
+        (void)app->AppendCached(&ce.ref, ce.labels, ts, StaleNaN());
   if (report)
-    for (const char* n : {"up", "scrape_duration_seconds", "scrape_samples_scraped",
-                          "scrape_samples_post_metric_relabeling", "scrape_series_added"})
-      (void)app->Append(l.labels.With(kMetricName, n), ts, StaleNaN());
+    for (size_t i = 0; i < kReportSeries; ++i)
+      (void)app->Append(l.labels.With(kMetricName, kReportNames[i]), ts, StaleNaN());
   (void)app->Commit();
   l.last_ok_iter = 0;
 }
@@ -503,17 +527,43 @@ void Manager::Impl::RunScrape(Loop& l, std::shared_ptr<const ScrapeConfig> cfgp,
   l.last_duration_s = dur;
   l.health = st.ok() ? 1 : 2;
   l.last_error = st.ok() ? "" : st.message();
-  if (st.ok()) l.metadata = l.meta_scratch;
+  if (st.ok() && l.meta_changed) {
+    l.metadata = l.meta_scratch;
+    l.meta_changed = false;
+  }
 }
 
 Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetched& f, int64_t ts,
                                    int64_t* scraped, int64_t* post, int64_t* added) {
   ExpositionParser p(f.body, FormatForContentType(f.content_type));
   auto app = storage->NewAppender();
+  app->set_sync(false);          // nobody waits on a scrape; the WAL syncs within a minute
+  app->Reserve(l.order.size());  // about as many series as last time
   const uint64_t iter = ++l.iter;
   std::vector<CacheEntry*> appended;  // marked only once the batch commits
-  l.meta_scratch.clear();
-  std::string pending_help_name;
+  appended.reserve(l.order.size());
+  std::string name_buf, text_buf;
+  // The family's metadata entry, marked seen by this scrape; a field this
+  // scrape sets differently marks the metadata changed.
+  auto family = [&](std::string_view name) -> FamilyMeta& {
+    auto it = l.meta_scratch.find(name);
+    if (it == l.meta_scratch.end()) {
+      it = l.meta_scratch.emplace(std::string(name), FamilyMeta{}).first;
+      l.meta_changed = true;
+    }
+    if (it->second.seen != iter) {
+      it->second.seen = iter;
+      it->second.set = 0;
+    }
+    return it->second;
+  };
+  auto set = [&](FamilyMeta& m, std::string FamilyMeta::*field, uint8_t bit, std::string_view v) {
+    m.set |= bit;
+    if (m.*field != v) {
+      (m.*field).assign(v);
+      l.meta_changed = true;
+    }
+  };
   while (true) {
     auto e = p.Next();
     if (!e.ok()) {
@@ -522,22 +572,31 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     }
     if (*e == ExpositionParser::Entry::kEnd) break;
     if (*e == ExpositionParser::Entry::kType) {
-      l.meta_scratch[p.metadata_name()].type = std::string(MetricTypeName(p.type()));
+      set(family(p.metadata_name(&name_buf)), &FamilyMeta::type, 1, MetricTypeName(p.type()));
       continue;
     }
     if (*e == ExpositionParser::Entry::kHelp) {
-      l.meta_scratch[p.metadata_name()].help = p.help();
+      set(family(p.metadata_name(&name_buf)), &FamilyMeta::help, 2, p.help(&text_buf));
       continue;
     }
     if (*e == ExpositionParser::Entry::kUnit) {
-      l.meta_scratch[p.metadata_name()].unit = p.unit();
+      set(family(p.metadata_name(&name_buf)), &FamilyMeta::unit, 4, p.unit_view());
       continue;
     }
     ++*scraped;
-    auto it = l.cache.find(p.series());
-    bool fresh = it == l.cache.end();
-    if (fresh) it = l.cache.emplace(std::string(p.series()), CacheEntry{}).first;
-    CacheEntry& ce = it->second;
+    const size_t pos = static_cast<size_t>(*scraped - 1);
+    SeriesCache::value_type* entry = nullptr;
+    SeriesCache::iterator it;
+    bool fresh = false;
+    if (pos < l.order.size() && l.order[pos]->first == p.series()) {
+      entry = l.order[pos];
+    } else {
+      it = l.cache.find(p.series());
+      fresh = it == l.cache.end();
+      if (fresh) it = l.cache.emplace(std::string(p.series()), CacheEntry{}).first;
+      entry = &*it;
+    }
+    CacheEntry& ce = entry->second;
     if (fresh) {
       // The target's labels win over the scraped ones unless honor_labels;
       // a clash keeps the scraped value as exported_<name>.
@@ -567,6 +626,11 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
         ce.labels = std::move(**rel);
       }
     }
+    if (pos < l.order.size()) {
+      l.order[pos] = entry;
+    } else {
+      l.order.push_back(entry);
+    }
     ce.seen = iter;
     if (ce.dropped) continue;
     ++*post;
@@ -580,7 +644,9 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
                      ", number of labels: " + std::to_string(ce.labels.size()) +
                      ", limit: " + std::to_string(cfg.label_limit) + ")");
     }
+    const bool length_limits = cfg.label_name_length_limit > 0 || cfg.label_value_length_limit > 0;
     for (const auto& lab : ce.labels) {
+      if (!length_limits) break;
       if (cfg.label_name_length_limit > 0 &&
           static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
         app->Rollback();
@@ -606,35 +672,55 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     if (fresh) ++*added;
     // Out-of-order, duplicate and out-of-bounds samples are skipped like
     // Prometheus does; they do not fail the scrape.
-    if (app->Append(ce.labels, t, p.value()).ok() && !ce.explicit_ts) appended.push_back(&ce);
+    if (app->AppendCached(&ce.ref, ce.labels, t, p.value()).ok() && !ce.explicit_ts)
+      appended.push_back(&ce);
   }
   // Series of the last scrape that are gone now get a staleness marker.
   if (l.last_ok_iter != 0)
-    for (const auto& [_, ce] : l.cache)
+    for (auto& [_, ce] : l.cache)
       if (!ce.dropped && ce.seen != iter && ce.appended == l.last_ok_iter)
-        (void)app->Append(ce.labels, ts, StaleNaN());
+        (void)app->AppendCached(&ce.ref, ce.labels, ts, StaleNaN());
   // On failure nothing of this scrape is stored, and what the last one stored
   // stays the set to mark stale.
   BERTH_RETURN_IF_ERROR(app->Commit());
   for (CacheEntry* ce : appended) ce->appended = iter;
+  // Families gone from the exposition, and fields no longer given.
+  for (auto it = l.meta_scratch.begin(); it != l.meta_scratch.end();) {
+    FamilyMeta& m = it->second;
+    if (m.seen != iter) {
+      it = l.meta_scratch.erase(it);
+      l.meta_changed = true;
+      continue;
+    }
+    for (auto [bit, field] : {std::pair{1, &FamilyMeta::type}, std::pair{2, &FamilyMeta::help},
+                              std::pair{4, &FamilyMeta::unit}}) {
+      if (!(m.set & bit) && !(m.*field).empty()) {
+        (m.*field).clear();
+        l.meta_changed = true;
+      }
+    }
+    ++it;
+  }
   l.last_ok_iter = iter;
   // Forget cache entries not seen for a while (series churn).
   if (iter % 16 == 0)
-    std::erase_if(l.cache, [iter](const auto& kv) { return kv.second.seen + 4 < iter; });
+    if (std::erase_if(l.cache, [iter](const auto& kv) { return kv.second.seen + 4 < iter; }) > 0)
+      l.order.clear();
+  if (l.order.size() > static_cast<size_t>(*scraped)) l.order.resize(static_cast<size_t>(*scraped));
   return Status::Ok();
 }
 
 void Manager::Impl::Report(Loop& l, int64_t ts, bool up, double duration, int64_t scraped,
                            int64_t post, int64_t added) {
   auto app = storage->NewAppender();
-  auto put = [&](const char* n, double v) {
-    (void)app->Append(l.labels.With(kMetricName, n), ts, v);
-  };
-  put("up", up ? 1 : 0);
-  put("scrape_duration_seconds", duration);
-  put("scrape_samples_scraped", static_cast<double>(scraped));
-  put("scrape_samples_post_metric_relabeling", static_cast<double>(post));
-  put("scrape_series_added", static_cast<double>(added));
+  app->set_sync(false);  // nobody waits on a scrape; the WAL syncs within a minute
+  if (l.report_labels[0].empty())
+    for (size_t i = 0; i < kReportSeries; ++i)
+      l.report_labels[i] = l.labels.With(kMetricName, kReportNames[i]);
+  double values[kReportSeries] = {up ? 1.0 : 0.0, duration, static_cast<double>(scraped),
+                                  static_cast<double>(post), static_cast<double>(added)};
+  for (size_t i = 0; i < kReportSeries; ++i)
+    (void)app->AppendCached(&l.report_refs[i], l.report_labels[i], ts, values[i]);
   (void)app->Commit();
 }
 
