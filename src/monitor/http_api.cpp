@@ -75,6 +75,39 @@ void AppendPoint(std::string& out, int64_t t, double v) {
   out += "\"]";
 }
 
+// A native histogram point as Prometheus's API writes it: [t, {"count":..,
+// "sum":.., "buckets":[[boundary rule, lower, upper, count], ...]}], the
+// rule 0 for (lower, upper], 1 for [lower, upper), 2 for an open and 3 for a
+// closed interval; empty buckets are left out, and so is "buckets" when none
+// is left.
+void AppendHistogramPoint(std::string& out, int64_t t, const FloatHistogram& h) {
+  out += '[';
+  out += FormatFloat(static_cast<double>(t) / 1000.0);
+  out += ",{\"count\":\"";
+  out += FormatFloat(h.count);
+  out += "\",\"sum\":\"";
+  out += FormatFloat(h.sum);
+  out += '"';
+  bool first = true;
+  for (const HistogramBucket& b : AllBuckets(h)) {
+    if (b.count == 0) continue;
+    out += first ? ",\"buckets\":[" : ",";
+    first = false;
+    int rule = b.lower_inclusive ? (b.upper_inclusive ? 3 : 1) : (b.upper_inclusive ? 0 : 2);
+    out += '[';
+    out += std::to_string(rule);
+    out += ",\"";
+    out += FormatFloat(b.lower);
+    out += "\",\"";
+    out += FormatFloat(b.upper);
+    out += "\",\"";
+    out += FormatFloat(b.count);
+    out += "\"]";
+  }
+  if (!first) out += ']';
+  out += "}]";
+}
+
 void ReplyJson(net::ResponseWriter& w, int code, const std::string& body) {
   w.Reply(code, {{"Content-Type", "application/json"}}, body);
 }
@@ -232,8 +265,13 @@ std::string QueryResultJson(const promql::QueryResult& r) {
         first = false;
         out += "{\"metric\":";
         AppendMetric(out, s.metric);
-        out += ",\"value\":";
-        AppendPoint(out, s.t, s.v);
+        if (s.h) {
+          out += ",\"histogram\":";
+          AppendHistogramPoint(out, s.t, *s.h);
+        } else {
+          out += ",\"value\":";
+          AppendPoint(out, s.t, s.v);
+        }
         out += '}';
       }
       out += ']';
@@ -247,12 +285,24 @@ std::string QueryResultJson(const promql::QueryResult& r) {
         first = false;
         out += "{\"metric\":";
         AppendMetric(out, s.metric);
-        out += ",\"values\":[";
-        for (size_t i = 0; i < s.points.size(); ++i) {
-          if (i) out += ',';
-          AppendPoint(out, s.points[i].t, s.points[i].v);
+        // Floats under "values", native histograms under "histograms"; a
+        // key without points is left out.
+        bool floats = false, hists = false;
+        for (const auto& p : s.points) {
+          if (p.h) continue;
+          out += floats ? "," : ",\"values\":[";
+          floats = true;
+          AppendPoint(out, p.t, p.v);
         }
-        out += "]}";
+        if (floats) out += ']';
+        for (const auto& p : s.points) {
+          if (!p.h) continue;
+          out += hists ? "," : ",\"histograms\":[";
+          hists = true;
+          AppendHistogramPoint(out, p.t, *p.h);
+        }
+        if (hists) out += ']';
+        out += '}';
       }
       out += ']';
     }

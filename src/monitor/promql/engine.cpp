@@ -5,10 +5,13 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/strings.h"
+#include "monitor/histogram.h"
 #include "monitor/promql/eval.h"
 #include "monitor/promql/parser.h"
 
@@ -56,6 +59,12 @@ double Quantile(double q, std::vector<double> values) {
          values[static_cast<size_t>(upper)] * weight;
 }
 
+std::string MixedExpCustomWarning(std::string_view metric) {
+  return "vector contains a mix of histograms with exponential and custom buckets schemas for "
+         "metric name " +
+         QuoteString(metric);
+}
+
 namespace {
 
 std::string PositionOf(PosRange pos, std::string_view query) {
@@ -83,6 +92,107 @@ void Annotations::Info(std::string msg, PosRange pos, std::string_view query) {
   if (std::find(infos.begin(), infos.end(), s) == infos.end()) infos.push_back(s);
 }
 
+// ---- histogram statistics decoding -----------------------------------------------
+
+namespace {
+
+void StatsWalk(const Expr& e, std::vector<const Expr*>& path,
+               std::unordered_set<const VectorSelector*>* out) {
+  if (e.kind == NodeKind::kVectorSelector) {
+    bool stats = false;
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      const Expr& p = **it;
+      if (p.kind == NodeKind::kSubquery) {
+        stats = false;
+        break;
+      }
+      if (p.kind == NodeKind::kCall) {
+        const std::string& n = static_cast<const Call&>(p).func->name;
+        if (n == "histogram_count" || n == "histogram_sum" || n == "histogram_avg") {
+          stats = true;
+        } else if (n == "histogram_quantile" || n == "histogram_quantiles" ||
+                   n == "histogram_fraction") {
+          stats = false;
+          break;
+        }
+      }
+      if (p.kind == NodeKind::kBinary) {
+        BinOp op = static_cast<const BinaryExpr&>(p).op;
+        if (op == BinOp::kTrimUpper || op == BinOp::kTrimLower) {
+          stats = false;
+          break;
+        }
+      }
+    }
+    if (stats) out->insert(static_cast<const VectorSelector*>(&e));
+    return;
+  }
+  path.push_back(&e);
+  auto walk = [&](const ExprPtr& x) {
+    if (x) StatsWalk(*x, path, out);
+  };
+  switch (e.kind) {
+    case NodeKind::kMatrixSelector:
+      walk(static_cast<const MatrixSelector&>(e).vector_selector);
+      break;
+    case NodeKind::kSubquery:
+      walk(static_cast<const SubqueryExpr&>(e).expr);
+      break;
+    case NodeKind::kCall:
+      for (const auto& a : static_cast<const Call&>(e).args) walk(a);
+      break;
+    case NodeKind::kAggregate:
+      walk(static_cast<const AggregateExpr&>(e).expr);
+      walk(static_cast<const AggregateExpr&>(e).param);
+      break;
+    case NodeKind::kBinary:
+      walk(static_cast<const BinaryExpr&>(e).lhs);
+      walk(static_cast<const BinaryExpr&>(e).rhs);
+      break;
+    case NodeKind::kUnary:
+      walk(static_cast<const UnaryExpr&>(e).expr);
+      break;
+    case NodeKind::kParen:
+      walk(static_cast<const ParenExpr&>(e).expr);
+      break;
+    default:
+      break;
+  }
+  path.pop_back();
+}
+
+// Count and sum only, and reset hints found by comparing each histogram with
+// the one before it (in the selected range), as Prometheus's
+// HistogramStatsIterator hands them out.
+void ToStatsOnly(std::vector<HistogramSample>& hs) {
+  const FloatHistogram* last = nullptr;
+  std::vector<HistogramPtr> originals;
+  originals.reserve(hs.size());
+  for (auto& x : hs) {
+    originals.push_back(x.h);
+    const FloatHistogram& cur = *x.h;
+    CounterResetHint hint = cur.counter_reset_hint;
+    if (hint == CounterResetHint::kUnknown && last != nullptr)
+      hint = HistogramDetectReset(cur, *last) ? CounterResetHint::kCounterReset
+                                              : CounterResetHint::kNotCounterReset;
+    FloatHistogram s;
+    s.schema = cur.schema;
+    s.count = cur.count;
+    s.sum = cur.sum;
+    s.counter_reset_hint = hint;
+    if (cur.UsesCustomBuckets()) s.custom_values = cur.custom_values;
+    x.h = MakeHistogram(std::move(s));
+    last = originals.back().get();
+  }
+}
+
+}  // namespace
+
+void FindStatsOnlySelectors(const Expr& e, std::unordered_set<const VectorSelector*>* out) {
+  std::vector<const Expr*> path;
+  StatsWalk(e, path, out);
+}
+
 // ---- SeriesCollector --------------------------------------------------------
 
 Series* SeriesCollector::Find(const Labels& metric, uint64_t h) {
@@ -92,31 +202,52 @@ Series* SeriesCollector::Find(const Labels& metric, uint64_t h) {
   return nullptr;
 }
 
-Status SeriesCollector::Add(const Labels& metric, bool drop_name, int64_t ts, double v) {
+template <class L>
+Series* SeriesCollector::Slot(L&& metric, bool drop_name, int64_t ts) {
   uint64_t h = metric.Hash();
   Series* s = Find(metric, h);
   if (s == nullptr) {
     index_.emplace(h, out_.size());
-    out_.push_back(Series{metric, {}, drop_name});
+    out_.push_back(Series{std::forward<L>(metric), {}, drop_name});
     s = &out_.back();
+    s->points.reserve(reserve_);
   }
-  if (!s->points.empty() && s->points.back().t == ts)
-    return Invalid("vector cannot contain metrics with the same labelset");
+  if (!s->points.empty() && s->points.back().t == ts) return nullptr;
+  return s;
+}
+
+namespace {
+Status DuplicateLabelset() {
+  return Invalid("vector cannot contain metrics with the same labelset");
+}
+}  // namespace
+
+Status SeriesCollector::Add(const Labels& metric, bool drop_name, int64_t ts, double v) {
+  Series* s = Slot(metric, drop_name, ts);
+  if (s == nullptr) return DuplicateLabelset();
+  s->points.push_back({ts, v});
+  return Status::Ok();
+}
+Status SeriesCollector::Add(Labels&& metric, bool drop_name, int64_t ts, double v) {
+  Series* s = Slot(std::move(metric), drop_name, ts);
+  if (s == nullptr) return DuplicateLabelset();
   s->points.push_back({ts, v});
   return Status::Ok();
 }
 
-Status SeriesCollector::Add(Labels&& metric, bool drop_name, int64_t ts, double v) {
-  uint64_t h = metric.Hash();
-  Series* s = Find(metric, h);
-  if (s == nullptr) {
-    index_.emplace(h, out_.size());
-    out_.push_back(Series{std::move(metric), {}, drop_name});
-    s = &out_.back();
-  }
-  if (!s->points.empty() && s->points.back().t == ts)
-    return Invalid("vector cannot contain metrics with the same labelset");
-  s->points.push_back({ts, v});
+Status SeriesCollector::Add(const Labels& metric, bool drop_name, int64_t ts, double v,
+                            HistogramPtr hist) {
+  Series* s = Slot(metric, drop_name, ts);
+  if (s == nullptr) return DuplicateLabelset();
+  s->points.push_back({ts, v, std::move(hist)});
+  return Status::Ok();
+}
+
+Status SeriesCollector::Add(Labels&& metric, bool drop_name, int64_t ts, double v,
+                            HistogramPtr hist) {
+  Series* s = Slot(std::move(metric), drop_name, ts);
+  if (s == nullptr) return DuplicateLabelset();
+  s->points.push_back({ts, v, std::move(hist)});
   return Status::Ok();
 }
 
@@ -333,16 +464,39 @@ Result<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool times
   out.type = ValueType::kVector;
   size_t n = NumSteps();
   int64_t loaded = 0;
+  const bool stats = ctx_.stats_only && ctx_.stats_only->count(&vs);
   for (auto& ss : *sel) {
+    if (stats) ToStatsOnly(ss.histograms);
     const auto& smp = ss.samples;
-    if (smp.empty()) continue;
-    loaded += static_cast<int64_t>(smp.size());
+    const auto& hs = ss.histograms;
+    if (smp.empty() && hs.empty()) continue;
+    loaded += static_cast<int64_t>(smp.size() + hs.size());
+    if (smooth && !hs.empty()) {
+      if (Series s = SmoothedHistogramSeries(vs, ss, at, *offset); !s.points.empty())
+        out.series.push_back(std::move(s));
+      continue;
+    }
     Series s{std::move(ss.labels), {}, false};
-    size_t j = 0;  // first sample with t > ref
+    s.points.reserve(std::min<size_t>(n, smp.size() + hs.size()));
+    size_t j = 0;   // first float sample with t > ref
+    size_t jh = 0;  // first histogram sample with t > ref
     for (size_t i = 0; i < n; ++i) {
       int64_t ref = (at ? *at : StepTime(i)) - *offset;
-      if (at) j = 0;
+      if (at) j = jh = 0;
       while (j < smp.size() && smp[j].t <= ref) ++j;
+      while (jh < hs.size() && hs[jh].t <= ref) ++jh;
+      // The newest sample of either kind within the lookback (a staleness
+      // marker, always a float, hides the series).
+      if (jh > 0 && (j == 0 || hs[jh - 1].t > smp[j - 1].t)) {
+        const HistogramSample& last = hs[jh - 1];
+        if (last.t <= ref - lookback) continue;
+        if (timestamps) {
+          s.points.push_back({StepTime(i), static_cast<double>(last.t) / 1000.0});
+        } else {
+          s.points.push_back({StepTime(i), 0, last.h});
+        }
+        continue;
+      }
       if (j == 0) continue;
       const Sample& last = smp[j - 1];
       if (last.t <= ref - lookback || IsStaleNaN(last.v)) continue;
@@ -360,6 +514,78 @@ Result<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool times
   if (Status st = Charge(loaded); !st.ok()) return st;
   *ctx_.samples_in_use -= loaded;
   return out;
+}
+
+// A smoothed selector over a series holding native histograms: each step
+// takes the value interpolated between the samples around it (the last one
+// carried forward at the end); floats and histograms do not interpolate
+// with each other.
+Series Evaluator::SmoothedHistogramSeries(const VectorSelector& vs, SeriesSamples& ss,
+                                          std::optional<int64_t> at, int64_t offset) {
+  std::vector<Point> m;  // both kinds by time, staleness markers included
+  m.reserve(ss.samples.size() + ss.histograms.size());
+  size_t a = 0, b = 0;
+  while (a < ss.samples.size() || b < ss.histograms.size()) {
+    if (b >= ss.histograms.size() ||
+        (a < ss.samples.size() && ss.samples[a].t < ss.histograms[b].t)) {
+      m.push_back({ss.samples[a].t, ss.samples[a].v});
+      ++a;
+    } else {
+      m.push_back({ss.histograms[b].t, 0, ss.histograms[b].h});
+      ++b;
+    }
+  }
+  const std::string name(ss.labels.Name());
+  Series s{std::move(ss.labels), {}, false};
+  const int64_t lookback = ctx_.opts->lookback_ms;
+  auto stale = [](const Point& p) { return !p.h && IsStaleNaN(p.v); };
+  size_t n = NumSteps();
+  for (size_t i = 0; i < n; ++i) {
+    int64_t ref = (at ? *at : StepTime(i)) - offset;
+    size_t j = std::upper_bound(m.begin(), m.end(), ref,
+                                [](int64_t t, const Point& p) { return t < p.t; }) -
+               m.begin();
+    if (j == 0) continue;
+    const Point& prev = m[j - 1];
+    if (prev.t <= ref - lookback || stale(prev)) continue;
+    bool has_next = j < m.size() && m[j].t < ref + lookback && !stale(m[j]);
+    if (prev.t == ref || !has_next) {
+      Point p{StepTime(i), prev.v, prev.h};
+      if (p.h && prev.t != ref && p.h->counter_reset_hint != CounterResetHint::kGauge &&
+          p.h->counter_reset_hint != CounterResetHint::kUnknown) {
+        // Carried forward: the hint described its neighbours, not this step.
+        FloatHistogram h = *p.h;
+        h.counter_reset_hint = CounterResetHint::kUnknown;
+        p.h = MakeHistogram(std::move(h));
+      }
+      s.points.push_back(std::move(p));
+      continue;
+    }
+    const Point& next = m[j];
+    if (!prev.h != !next.h) {
+      ctx_.notes->Warn(
+          "encountered a mix of histograms and floats for metric name " + QuoteString(name), vs.pos,
+          ctx_.query);
+      continue;
+    }
+    if (!prev.h) {
+      double v = prev.v + (next.v - prev.v) * static_cast<double>(ref - prev.t) /
+                              static_cast<double>(next.t - prev.t);
+      s.points.push_back({StepTime(i), v});
+      continue;
+    }
+    bool counter = next.h->counter_reset_hint != CounterResetHint::kGauge;
+    std::optional<FloatHistogram> h;
+    if (prev.h->UsesCustomBuckets() == next.h->UsesCustomBuckets())
+      h = InterpolateHistograms(*prev.h, prev.t, *next.h, next.t, ref, counter, ctx_.notes, vs.pos,
+                                ctx_.query);
+    if (!h) {
+      ctx_.notes->Warn(MixedExpCustomWarning(name), vs.pos, ctx_.query);
+      continue;
+    }
+    s.points.push_back({StepTime(i), 0, MakeHistogram(std::move(*h))});
+  }
+  return s;
 }
 
 Result<RangeValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
@@ -384,11 +610,30 @@ Result<RangeValue> Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
   auto sel = ctx_.querier->Select(first_ref - rv.range - before + 1, last_ref + after, vs.matchers);
   if (!sel.ok()) return sel.status();
   int64_t loaded = 0;
+  const bool stats = ctx_.stats_only && ctx_.stats_only->count(&vs);
   for (auto& ss : *sel) {
+    if (stats) ToStatsOnly(ss.histograms);
+    rv.histograms |= !ss.histograms.empty();
     Series s{std::move(ss.labels), {}, false};
-    s.points.reserve(ss.samples.size());
-    for (const auto& smp : ss.samples)
-      if (!IsStaleNaN(smp.v)) s.points.push_back({smp.t, smp.v});
+    s.points.reserve(ss.samples.size() + ss.histograms.size());
+    if (ss.histograms.empty()) {
+      for (const auto& smp : ss.samples)
+        if (!IsStaleNaN(smp.v)) s.points.push_back({smp.t, smp.v});
+    } else {
+      // Floats and histograms merged by time.
+      size_t a = 0, b = 0;
+      const auto& fs = ss.samples;
+      const auto& hs = ss.histograms;
+      while (a < fs.size() || b < hs.size()) {
+        if (b >= hs.size() || (a < fs.size() && fs[a].t < hs[b].t)) {
+          if (!IsStaleNaN(fs[a].v)) s.points.push_back({fs[a].t, fs[a].v});
+          ++a;
+        } else {
+          s.points.push_back({hs[b].t, 0, hs[b].h});
+          ++b;
+        }
+      }
+    }
     loaded += static_cast<int64_t>(s.points.size());
     if (!s.points.empty()) rv.series.push_back(std::move(s));
   }
@@ -428,6 +673,20 @@ Result<RangeValue> Evaluator::EvalSubquery(const SubqueryExpr& sq) {
   if (v->type == ValueType::kString) return Invalid("subquery over a string");
   rv.series = std::move(v->series);
   std::erase_if(rv.series, [](const Series& s) { return s.points.empty(); });
+  // A subquery may skip the sample where a counter reset happened, or repeat
+  // one: explicit reset hints no longer describe neighbouring points.
+  for (auto& s : rv.series) {
+    for (auto& p : s.points) {
+      if (!p.h) continue;
+      rv.histograms = true;
+      CounterResetHint hint = p.h->counter_reset_hint;
+      if (hint != CounterResetHint::kCounterReset && hint != CounterResetHint::kNotCounterReset)
+        continue;
+      FloatHistogram h = *p.h;
+      h.counter_reset_hint = CounterResetHint::kUnknown;
+      p.h = MakeHistogram(std::move(h));
+    }
+  }
   return rv;
 }
 
@@ -437,7 +696,14 @@ Result<Value> Evaluator::EvalUnary(const UnaryExpr& u) {
   auto v = Eval(*u.expr);
   if (!v.ok() || !u.negate) return v;
   for (auto& s : v->series) {
-    for (auto& p : s.points) p.v = -p.v;
+    for (auto& p : s.points) {
+      p.v = -p.v;
+      if (p.h) {
+        FloatHistogram h = *p.h;
+        HistogramMul(h, -1);
+        p.h = MakeHistogram(std::move(h));
+      }
+    }
     if (v->type == ValueType::kVector) s.drop_name = true;
   }
   return v;
@@ -479,7 +745,101 @@ inline std::pair<double, bool> ElemBinop(BinOp op, double l, double r) {
   }
 }
 
-bool DropsName(BinOp op, bool return_bool) { return !IsComparison(op) || return_bool; }
+bool IsTrim(BinOp op) { return op == BinOp::kTrimUpper || op == BinOp::kTrimLower; }
+
+// Arithmetic changes what a series measures, so its name goes; comparisons
+// and trims keep it.
+bool DropsName(BinOp op, bool return_bool) {
+  return (!IsComparison(op) && !IsTrim(op)) || return_bool;
+}
+
+// One element of a binary operation where either side may be a native
+// histogram (Prometheus's vectorElemBinop): histograms add to and subtract
+// from each other, scale by floats and compare for (in)equality; every other
+// combination yields nothing and an info annotation.
+struct Elem {
+  double v = 0;
+  HistogramPtr h;
+  bool keep = false;
+  bool error = false;  // no result at all, not even for `bool`
+};
+
+// `vv`: between two vectors, where (as in Prometheus) a conflicting reset
+// hint drops the element; against a scalar it only warns.
+Elem ElemBinopH(BinOp op, double l, const HistogramPtr& lh, double r, const HistogramPtr& rh,
+                Annotations* notes, PosRange pos, std::string_view query, bool vv) {
+  auto incompatible = [&](const char* lt, const char* rt) {
+    notes->Info(std::string("incompatible sample types encountered for binary operator \"") +
+                    BinOpName(op) + "\": " + lt + " " + BinOpName(op) + " " + rt,
+                pos, query);
+    Elem e;
+    e.error = true;
+    return e;
+  };
+  const bool trim = op == BinOp::kTrimUpper || op == BinOp::kTrimLower;
+  if (!lh && !rh) return incompatible("float", "float");  // only trims get here
+  if (lh && !rh && trim)
+    return {0, MakeHistogram(HistogramTrim(*lh, r, op == BinOp::kTrimUpper)), true};
+  if (!lh && rh) {
+    if (op == BinOp::kMul) {
+      FloatHistogram h = *rh;
+      HistogramMul(h, l);
+      HistogramCompact(h);
+      return {0, MakeHistogram(std::move(h)), true};
+    }
+    return incompatible("float", "histogram");
+  }
+  if (lh && !rh) {
+    if (op == BinOp::kMul || op == BinOp::kDiv) {
+      FloatHistogram h = *lh;
+      if (op == BinOp::kMul) {
+        HistogramMul(h, r);
+      } else {
+        HistogramDiv(h, r);
+      }
+      HistogramCompact(h);
+      return {0, MakeHistogram(std::move(h)), true};
+    }
+    return incompatible("histogram", "float");
+  }
+  switch (op) {
+    case BinOp::kAdd:
+    case BinOp::kSub: {
+      FloatHistogram h = *lh;
+      HistogramOpInfo info = op == BinOp::kAdd ? HistogramAdd(h, *rh) : HistogramSub(h, *rh);
+      const char* what = op == BinOp::kAdd ? "addition" : "subtraction";
+      if (info.incompatible) {
+        notes->Warn(std::string("incompatible bucket layout encountered for binary operator ") +
+                        BinOpName(op),
+                    pos, query);
+        Elem e;
+        e.error = true;
+        return e;
+      }
+      // A difference is a gauge, whatever its operands were.
+      if (op == BinOp::kSub) h.counter_reset_hint = CounterResetHint::kGauge;
+      if (info.reset_collision) {
+        notes->Warn(std::string("conflicting counter resets during histogram ") + what, pos, query);
+        if (vv) {
+          Elem e;
+          e.error = true;
+          return e;
+        }
+      }
+      if (info.custom_reconciled)
+        notes->Info(std::string("mismatched custom buckets were reconciled during ") + what, pos,
+                    query);
+      HistogramCompact(h);
+      return {0, MakeHistogram(std::move(h)), true};
+    }
+    case BinOp::kEql:
+      return {0, lh, HistogramEquals(*lh, *rh)};
+    case BinOp::kNeq:
+      return {0, lh, !HistogramEquals(*lh, *rh)};
+    default:
+      return incompatible("histogram", "histogram");
+  }
+}
 
 // The labels a series is matched by: the on(...) labels, or all but the
 // ignoring(...) labels and the name.
@@ -512,7 +872,7 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
     return out;
   }
 
-  SeriesCollector col;
+  SeriesCollector col(NumSteps());
   Value out;
   out.type = ValueType::kVector;
 
@@ -524,6 +884,23 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
       double s = ScalarAt(sc, i, *this);
       for (const auto& x : ss) {
         double l = lscalar ? s : x.v, r = lscalar ? x.v : s;
+        if (x.H() || IsTrim(b.op)) {
+          static const HistogramPtr kNone;
+          const HistogramPtr& hp = x.h ? *x.h : kNone;
+          Elem el = ElemBinopH(b.op, l, lscalar ? kNone : hp, r, lscalar ? hp : kNone, ctx_.notes,
+                               b.pos, ctx_.query, false);
+          if (el.error) continue;
+          if (IsComparison(b.op) && lscalar) el.h = hp;
+          if (b.return_bool) {
+            el.h = nullptr;
+            el.v = el.keep ? 1 : 0;
+          } else if (!el.keep) {
+            continue;
+          }
+          if (Status e = col.Add(x.src->metric, x.src->drop_name || drop, ts, el.v, el.h); !e.ok())
+            return e;
+          continue;
+        }
         auto [v, keep] = ElemBinop(b.op, l, r);
         // A comparison keeps the vector's own value, whichever side it is on.
         if (IsComparison(b.op) && lscalar) v = r;
@@ -551,16 +928,19 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
   for (size_t i = 0; i < L.series.size(); ++i) lsig[i] = Signature(L.series[i].metric, m);
   for (size_t i = 0; i < R.series.size(); ++i) rsig[i] = Signature(R.series[i].metric, m);
 
+  static const HistogramPtr kNoHistogram;
   struct Item {
     size_t idx;
     double v;
+    const HistogramPtr* h = &kNoHistogram;
   };
   auto gather = [](const Value& v, std::vector<size_t>& cur, int64_t ts, std::vector<Item>& out) {
     out.clear();
     for (size_t s = 0; s < v.series.size(); ++s) {
       const auto& pts = v.series[s].points;
       while (cur[s] < pts.size() && pts[cur[s]].t < ts) ++cur[s];
-      if (cur[s] < pts.size() && pts[cur[s]].t == ts) out.push_back({s, pts[cur[s]].v});
+      if (cur[s] < pts.size() && pts[cur[s]].t == ts)
+        out.push_back({s, pts[cur[s]].v, &pts[cur[s]].h});
     }
   };
 
@@ -581,14 +961,14 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
         if (b.op == BinOp::kOr) ls.insert(lsig[l.idx]);
         if (b.op == BinOp::kOr || (b.op == BinOp::kAnd) == in) {
           const Series& s = L.series[l.idx];
-          if (Status e = col.Add(s.metric, s.drop_name, ts, l.v); !e.ok()) return e;
+          if (Status e = col.Add(s.metric, s.drop_name, ts, l.v, *l.h); !e.ok()) return e;
         }
       }
       if (b.op == BinOp::kOr) {
         for (const auto& r : ri) {
           if (ls.count(rsig[r.idx])) continue;
           const Series& s = R.series[r.idx];
-          if (Status e = col.Add(s.metric, s.drop_name, ts, r.v); !e.ok()) return e;
+          if (Status e = col.Add(s.metric, s.drop_name, ts, r.v, *r.h); !e.ok()) return e;
         }
       }
       continue;
@@ -625,12 +1005,30 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
     // one side.
     const std::optional<double>& fill_many = b.fill_left;
     const std::optional<double>& fill_one = b.fill_right;
-    auto emit = [&](const Series* ms, const Series* os, double mv, double ov) -> Status {
+    auto emit = [&](const Series* ms, const Series* os, double mv, double ov,
+                    const HistogramPtr& mh, const HistogramPtr& oh) -> Status {
       double fl = mv, fr = ov;
-      if (swap) std::swap(fl, fr);
-      auto [v, keep] = ElemBinop(b.op, fl, fr);
+      const HistogramPtr* hl = &mh;
+      const HistogramPtr* hr = &oh;
+      if (swap) {
+        std::swap(fl, fr);
+        std::swap(hl, hr);
+      }
+      double v;
+      bool keep;
+      HistogramPtr rh;
+      if (*hl || *hr || IsTrim(b.op)) {
+        Elem el = ElemBinopH(b.op, fl, *hl, fr, *hr, ctx_.notes, b.pos, ctx_.query, true);
+        if (el.error) return Status::Ok();
+        v = el.v;
+        keep = el.keep;
+        rh = std::move(el.h);
+      } else {
+        std::tie(v, keep) = ElemBinop(b.op, fl, fr);
+      }
       if (b.return_bool) {
         v = keep ? 1 : 0;
+        rh = nullptr;
       } else if (!keep) {
         return Status::Ok();
       }
@@ -654,7 +1052,7 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
         if (!seen.insert(key.Hash()).second)
           return Invalid("multiple matches for labels: grouping labels must ensure unique matches");
       }
-      return col.Add(std::move(metric), drop_name, ts, v);
+      return col.Add(std::move(metric), drop_name, ts, v, std::move(rh));
     };
     for (const auto& mi : many_items) {
       uint64_t sig = many_sig[mi.idx];
@@ -662,7 +1060,8 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
       auto it = ones.find(sig);
       if (it == ones.end()) {
         if (fill_one)
-          if (Status e = emit(&ms, nullptr, mi.v, *fill_one); !e.ok()) return e;
+          if (Status e = emit(&ms, nullptr, mi.v, *fill_one, *mi.h, kNoHistogram); !e.ok())
+            return e;
         continue;
       }
       const Item& oi = one_items[it->second];
@@ -673,12 +1072,14 @@ Result<Value> Evaluator::EvalBinary(const BinaryExpr& b) {
         return Invalid(
             "multiple matches for labels: many-to-one matching must be explicit "
             "(group_left/group_right)");
-      if (Status e = emit(&ms, &one.series[oi.idx], mi.v, oi.v); !e.ok()) return e;
+      if (Status e = emit(&ms, &one.series[oi.idx], mi.v, oi.v, *mi.h, *oi.h); !e.ok()) return e;
     }
     if (fill_many) {
       for (const auto& oi : one_items) {
         if (matched.count(one_sig[oi.idx])) continue;
-        if (Status e = emit(nullptr, &one.series[oi.idx], *fill_many, oi.v); !e.ok()) return e;
+        if (Status e = emit(nullptr, &one.series[oi.idx], *fill_many, oi.v, kNoHistogram, *oi.h);
+            !e.ok())
+          return e;
       }
     }
   }
@@ -697,8 +1098,24 @@ struct Group {
   double count = 0;
   bool incremental = false;
   std::vector<double> values;
-  std::vector<std::pair<double, size_t>> top;  // (value, series index)
-  std::map<std::string, double> counts;        // count_values
+  // (value, index of the sample in the step's samples) for topk, bottomk,
+  // limitk and limit_ratio.
+  std::vector<std::pair<double, size_t>> top;
+  std::map<std::string, double> counts;  // count_values
+  bool has_float = false, has_hist = false;
+  // sum / avg over native histograms; allocated for the first one, so that
+  // float aggregation does not pay for it.
+  struct Histograms {
+    std::optional<FloatHistogram> sum;
+    FloatHistogram comp;  // Kahan compensation of sum
+    HistogramMean mean;   // avg
+    bool incompatible = false;
+  };
+  std::unique_ptr<Histograms> hist;
+  Histograms& Hist() {
+    if (!hist) hist = std::make_unique<Histograms>();
+    return *hist;
+  }
 };
 
 }  // namespace
@@ -719,6 +1136,35 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
     }
   }
 
+  if (a.op == AggOp::kCountValues) {
+    // The value label is set on each series first and the grouping applies
+    // to the result, so groups that end up alike merge (`by` keeps the value
+    // label, `without` cannot remove it).
+    std::vector<std::string> grouping = a.grouping;
+    if (a.without) {
+      std::erase(grouping, label);
+    } else {
+      grouping.push_back(label);
+    }
+    SeriesCollector col(NumSteps());
+    Status st = ForEachStep(*in, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
+      std::map<Labels, double> counts;
+      for (const auto& x : ss) {
+        const FloatHistogram* xh = x.H();
+        Labels m = x.src->metric.With(label, xh ? HistogramGoString(*xh) : FormatFloat(x.v));
+        counts[a.without ? m.Drop(grouping).WithoutName() : m.Keep(grouping)] += 1;
+      }
+      for (auto& [ls, n] : counts)
+        if (Status e = col.Add(ls, false, ts, n); !e.ok()) return e;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    Value out;
+    out.type = ValueType::kVector;
+    out.series = col.Take();
+    return out;
+  }
+
   // Per input series: its group key and the group's output labels.
   std::vector<std::string> grouping = a.grouping;
   const size_t ns = in->series.size();
@@ -732,7 +1178,7 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
 
   const bool keeps_series = a.op == AggOp::kTopk || a.op == AggOp::kBottomk ||
                             a.op == AggOp::kLimitk || a.op == AggOp::kLimitRatio;
-  SeriesCollector col;
+  SeriesCollector col(NumSteps());
   Value out;
   out.type = ValueType::kVector;
   const Series* base = in->series.data();
@@ -767,6 +1213,26 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
 
     for (const auto& x : ss) {
       size_t si = static_cast<size_t>(x.src - base);
+      const FloatHistogram* xh = x.H();
+      if (xh != nullptr) {
+        // Only sum, avg, count, group and the series-picking limits take
+        // native histograms; the others leave them out.
+        switch (a.op) {
+          case AggOp::kMin:
+          case AggOp::kMax:
+          case AggOp::kStddev:
+          case AggOp::kStdvar:
+          case AggOp::kQuantile:
+          case AggOp::kTopk:
+          case AggOp::kBottomk:
+            ctx_.notes->Info(
+                std::string("ignored histogram in ") + AggOpName(a.op) + " aggregation",
+                a.expr->pos, ctx_.query);
+            continue;
+          default:
+            break;
+        }
+      }
       auto [it, fresh] = gidx.try_emplace(key[si], groups.size());
       if (fresh) {
         groups.emplace_back();
@@ -776,6 +1242,13 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
         g.value = x.v;
         g.mean = x.v;
         g.count = 1;
+        if (xh != nullptr) {
+          g.has_hist = true;
+          if (a.op == AggOp::kSum) g.Hist().sum = *xh;
+          if (a.op == AggOp::kAvg) g.Hist().mean.Add(*xh);
+        } else {
+          g.has_float = true;
+        }
         switch (a.op) {
           case AggOp::kStddev:
           case AggOp::kStdvar:
@@ -785,17 +1258,18 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
             g.values.push_back(x.v);
             break;
           case AggOp::kCountValues:
-            g.counts[FormatFloat(x.v)] = 1;
+            g.counts[xh ? HistogramGoString(*xh) : FormatFloat(x.v)] = 1;
             break;
           case AggOp::kTopk:
           case AggOp::kBottomk:
           case AggOp::kLimitk:
-            g.top.push_back({x.v, si});
+            g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
             break;
           case AggOp::kLimitRatio: {
             double off = static_cast<double>(x.src->metric.Hash()) /
                          static_cast<double>(std::numeric_limits<uint64_t>::max());
-            if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p)) g.top.push_back({x.v, si});
+            if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p))
+              g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
             break;
           }
           default:
@@ -806,6 +1280,44 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
       Group& g = groups[it->second];
       g.count += 1;
       g.drop_name = g.drop_name || x.src->drop_name;
+      if (xh != nullptr) {
+        g.has_hist = true;
+        if ((a.op == AggOp::kSum || a.op == AggOp::kAvg) && !g.Hist().incompatible) {
+          Group::Histograms& gh = g.Hist();
+          if (a.op == AggOp::kSum && !gh.sum) {
+            gh.sum = *xh;
+          } else {
+            HistogramOpInfo info =
+                a.op == AggOp::kSum ? HistogramKahanAdd(*gh.sum, gh.comp, *xh) : gh.mean.Add(*xh);
+            if (info.incompatible) gh.incompatible = true;
+            if (info.reset_collision)
+              ctx_.notes->Warn("conflicting counter resets during histogram aggregation",
+                               a.expr->pos, ctx_.query);
+            if (info.custom_reconciled)
+              ctx_.notes->Info("mismatched custom buckets were reconciled during aggregation",
+                               a.expr->pos, ctx_.query);
+          }
+        }
+        if (a.op == AggOp::kCountValues) g.counts[HistogramGoString(*xh)] += 1;
+        if (a.op == AggOp::kLimitk && static_cast<int64_t>(g.top.size()) < k)
+          g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
+        if (a.op == AggOp::kLimitRatio) {
+          double off = static_cast<double>(x.src->metric.Hash()) /
+                       static_cast<double>(std::numeric_limits<uint64_t>::max());
+          if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p))
+            g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
+        }
+        continue;
+      }
+      if (!g.has_float && (a.op == AggOp::kSum || a.op == AggOp::kAvg)) {
+        // The first float of a group that started with histograms.
+        g.value = x.v;
+        g.c = 0;
+        g.mean = x.v;
+        g.has_float = true;
+        continue;
+      }
+      g.has_float = true;
       switch (a.op) {
         case AggOp::kSum:
           g.value = KahanAdd(x.v, g.value, g.c);
@@ -855,15 +1367,17 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
           break;
         case AggOp::kTopk:
         case AggOp::kBottomk:
-          g.top.push_back({x.v, si});
+          g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
           break;
         case AggOp::kLimitk:
-          if (static_cast<int64_t>(g.top.size()) < k) g.top.push_back({x.v, si});
+          if (static_cast<int64_t>(g.top.size()) < k)
+            g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
           break;
         case AggOp::kLimitRatio: {
           double off = static_cast<double>(x.src->metric.Hash()) /
                        static_cast<double>(std::numeric_limits<uint64_t>::max());
-          if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p)) g.top.push_back({x.v, si});
+          if ((p >= 0 && off < p) || (p < 0 && off >= 1 + p))
+            g.top.push_back({x.v, static_cast<size_t>(&x - ss.data())});
           break;
         }
       }
@@ -871,6 +1385,29 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
 
     for (Group& g : groups) {
       double v = g.value;
+      if ((a.op == AggOp::kSum || a.op == AggOp::kAvg) && g.has_hist) {
+        if (g.has_float) {
+          ctx_.notes->Warn("encountered a mix of histograms and floats for aggregation",
+                           a.expr->pos, ctx_.query);
+          continue;
+        }
+        if (g.Hist().incompatible) {
+          ctx_.notes->Warn(MixedExpCustomWarning(""), a.expr->pos, ctx_.query);
+          continue;
+        }
+        FloatHistogram h;
+        if (a.op == AggOp::kSum) {
+          h = std::move(*g.hist->sum);
+          HistogramKahanFinish(h, g.hist->comp);
+        } else {
+          h = g.hist->mean.Result();
+        }
+        HistogramCompact(h);
+        bool drop = g.drop_name && g.labels->Has(kMetricName);
+        if (Status e = col.Add(*g.labels, drop, ts, 0, MakeHistogram(std::move(h))); !e.ok())
+          return e;
+        continue;
+      }
       switch (a.op) {
         case AggOp::kSum:
           v = g.value + g.c;
@@ -913,9 +1450,12 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
         }
         case AggOp::kLimitk:
         case AggOp::kLimitRatio: {
-          for (const auto& [val, si] : g.top) {
-            const Series& s = in->series[si];
-            if (Status e = col.Add(s.metric, s.drop_name, ts, val); !e.ok()) return e;
+          for (const auto& item : g.top) {
+            const StepSample& x = ss[item.second];
+            const Series& s = *x.src;
+            Status e = x.H() ? col.Add(s.metric, s.drop_name, ts, item.first, *x.h)
+                             : col.Add(s.metric, s.drop_name, ts, item.first);
+            if (!e.ok()) return e;
           }
           continue;
         }
@@ -1031,8 +1571,12 @@ Result<QueryResult> Engine::RunInstant(Querier& q, const Expr& e, std::string_vi
                                        QueryError* err) const {
   internal::Annotations notes;
   int64_t in_use = 0;
-  Evaluator::Context ctx{
-      &q, &opts_, text, t, t, 0, &notes, &in_use, std::chrono::steady_clock::now() + opts_.timeout};
+  std::unordered_set<const VectorSelector*> stats_only;
+  internal::FindStatsOnlySelectors(e, &stats_only);
+  Evaluator::Context ctx{&q,         &opts_,  text,
+                         t,          t,       0,
+                         &notes,     &in_use, std::chrono::steady_clock::now() + opts_.timeout,
+                         &stats_only};
   Evaluator ev(ctx, t, t, 1);
   auto v = ev.Eval(e);
   if (!v.ok()) return Fail(err, TypeOf(v.status()), v.status());
@@ -1053,7 +1597,8 @@ Result<QueryResult> Engine::RunInstant(Querier& q, const Expr& e, std::string_vi
       break;
     case ValueType::kVector:
       for (auto& s : v->series)
-        if (!s.points.empty()) r.vector.push_back({std::move(s.metric), t, s.points[0].v});
+        if (!s.points.empty())
+          r.vector.push_back({std::move(s.metric), t, s.points[0].v, std::move(s.points[0].h)});
       break;
     case ValueType::kMatrix:
       for (auto& s : v->series) r.matrix.push_back({std::move(s.metric), std::move(s.points)});
@@ -1080,9 +1625,12 @@ Result<QueryResult> Engine::RunRange(Querier& q, const Expr& e, std::string_view
     return Fail(err, ErrorType::kBadData, Invalid("end timestamp must not be before start time"));
   internal::Annotations notes;
   int64_t in_use = 0;
-  Evaluator::Context ctx{&q,     &opts_,  text,
-                         start,  end,     step,
-                         &notes, &in_use, std::chrono::steady_clock::now() + opts_.timeout};
+  std::unordered_set<const VectorSelector*> stats_only;
+  internal::FindStatsOnlySelectors(e, &stats_only);
+  Evaluator::Context ctx{&q,         &opts_,  text,
+                         start,      end,     step,
+                         &notes,     &in_use, std::chrono::steady_clock::now() + opts_.timeout,
+                         &stats_only};
   Evaluator ev(ctx, start, end, step);
   auto v = ev.Eval(e);
   if (!v.ok()) return Fail(err, TypeOf(v.status()), v.status());

@@ -19,15 +19,18 @@ namespace berth::monitor::promql {
 // -1, 64): shortest round-trip digits, no exponent; "+Inf", "-Inf", "NaN").
 std::string FormatFloat(double v);
 
+// A sample: a float, or a native histogram when h is set (v is then 0).
 struct Point {
   int64_t t;
   double v;
+  HistogramPtr h = nullptr;
 };
 
 struct VectorSample {
   Labels metric;
   int64_t t;
   double v;
+  HistogramPtr h = nullptr;  // a native histogram sample (v is then 0)
 };
 using Vector = std::vector<VectorSample>;
 

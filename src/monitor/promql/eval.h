@@ -7,9 +7,12 @@
 // to cut each step's window out of them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
@@ -36,7 +39,8 @@ struct Value {
 struct StepSample {
   const Series* src;  // labels and drop flag
   double v;
-  int64_t t;  // the step time
+  const HistogramPtr* h;  // the point's histogram (null inside for floats)
+  const FloatHistogram* H() const { return h ? h->get() : nullptr; }
 };
 
 // A range vector: raw points of every series, and each step's window
@@ -48,6 +52,7 @@ struct RangeValue {
   bool fixed = false;  // @ modifier
   int64_t fixed_ref = 0;
   bool is_subquery = false;
+  bool histograms = false;                   // some point is a native histogram
   const VectorSelector* selector = nullptr;  // for absent_over_time, annotations
   // Prometheus 3's experimental modifiers: the series also hold the samples
   // just outside each window (within the lookback) that anchored windows
@@ -61,14 +66,25 @@ struct RangeValue {
 // Hands out per-step output samples into series keyed by labels.
 class SeriesCollector {
  public:
+  // `points` is how many steps a series may fill: new series reserve room
+  // for that many points (up to a bound, as most steps may stay empty).
+  explicit SeriesCollector(size_t points = 0) : reserve_(std::min<size_t>(points, 256)) {}
   // Appends (ts, v) to the series with these labels; Invalid when that series
   // already has a point at ts (two inputs produced the same label set).
   Status Add(const Labels& metric, bool drop_name, int64_t ts, double v);
   Status Add(Labels&& metric, bool drop_name, int64_t ts, double v);
+  // The same with a native histogram (null for a float).
+  Status Add(const Labels& metric, bool drop_name, int64_t ts, double v, HistogramPtr h);
+  Status Add(Labels&& metric, bool drop_name, int64_t ts, double v, HistogramPtr h);
   std::vector<Series> Take() { return std::move(out_); }
 
  private:
   Series* Find(const Labels& metric, uint64_t h);
+  // The series with these labels, created if new; null when it already has a
+  // point at ts.
+  template <class L>
+  Series* Slot(L&& metric, bool drop_name, int64_t ts);
+  size_t reserve_;
   std::vector<Series> out_;
   std::unordered_multimap<uint64_t, size_t> index_;
 };
@@ -90,6 +106,10 @@ class Evaluator {
     Annotations* notes;
     int64_t* samples_in_use;
     std::chrono::steady_clock::time_point deadline;
+    // Selectors read only for histogram_count/_sum/_avg: their histograms
+    // carry count and sum alone, with reset hints detected sample by sample
+    // (Prometheus's HistogramStatsIterator).
+    const std::unordered_set<const VectorSelector*>* stats_only = nullptr;
   };
 
   Evaluator(const Context& ctx, int64_t start, int64_t end, int64_t interval)
@@ -129,6 +149,8 @@ class Evaluator {
   Result<Value> EvalBinary(const BinaryExpr& b);
   Result<Value> EvalUnary(const UnaryExpr& u);
   Result<RangeValue> EvalMatrixSelector(const MatrixSelector& ms);
+  Series SmoothedHistogramSeries(const VectorSelector& vs, SeriesSamples& ss,
+                                 std::optional<int64_t> at, int64_t offset);
   Result<RangeValue> EvalSubquery(const SubqueryExpr& sq);
   Value ScalarValue(double v) const;
 
@@ -148,17 +170,35 @@ Status Evaluator::ForEachStep(const Value& v, Fn&& fn) const {
       const auto& pts = v.series[s].points;
       size_t& c = cursor[s];
       while (c < pts.size() && pts[c].t < ts) ++c;
-      if (c < pts.size() && pts[c].t == ts) step.push_back({&v.series[s], pts[c].v, ts});
+      if (c < pts.size() && pts[c].t == ts) step.push_back({&v.series[s], pts[c].v, &pts[c].h});
     }
     if (Status st = fn(i, ts, step); !st.ok()) return st;
   }
   return Status::Ok();
 }
 
+// The selectors of `e` that only histogram_count/_sum/_avg read (see
+// Context::stats_only).
+void FindStatsOnlySelectors(const Expr& e, std::unordered_set<const VectorSelector*>* out);
+
+// The histogram at t between (t1, h1) and (t2, h2) (smoothed selectors and
+// ranges); nothing when exponential and custom buckets meet.
+std::optional<FloatHistogram> InterpolateHistograms(const FloatHistogram& h1, int64_t t1,
+                                                    const FloatHistogram& h2, int64_t t2, int64_t t,
+                                                    bool counter, Annotations* notes, PosRange pos,
+                                                    std::string_view query);
+
 // Kahan–Neumaier compensated summation step: returns the new sum, updates c.
 double KahanAdd(double inc, double sum, double& c);
 
 // Shared numeric helpers (functions.cpp), also used by aggregations.
 double Quantile(double q, std::vector<double> values);
+
+// Annotation texts shared by operators, aggregations and functions.
+std::string MixedExpCustomWarning(std::string_view metric);
+// Builds a histogram sample from a value computed in place.
+inline HistogramPtr MakeHistogram(FloatHistogram h) {
+  return std::make_shared<const FloatHistogram>(std::move(h));
+}
 
 }  // namespace berth::monitor::promql::internal

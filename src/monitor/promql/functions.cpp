@@ -1,6 +1,7 @@
 // PromQL function calls: instant-vector math, range-vector functions over each
-// step's window, label functions, histogram_quantile over classic buckets,
-// sorting and the time functions.
+// step's window (floats and native histograms), label functions,
+// histogram_quantile over classic buckets and native histograms, the other
+// histogram_* functions, sorting and the time functions.
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/strings.h"
+#include "monitor/histogram.h"
 #include "monitor/promql/eval.h"
 #include "monitor/regex_template.h"
 
@@ -24,6 +26,16 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using Window = std::span<const Point>;
+
+// Go's math.Max / math.Min: NaN when either side is NaN.
+double GoMax(double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::max(a, b); }
+double GoMin(double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::min(a, b); }
+
+// Functions of float values skip native histogram samples.
+void DropHistograms(Value& v) {
+  for (auto& s : v.series) std::erase_if(s.points, [](const Point& p) { return p.h != nullptr; });
+  std::erase_if(v.series, [](const Series& s) { return s.points.empty(); });
+}
 
 const Expr& Unwrap(const Expr& e) {
   const Expr* p = &e;
@@ -64,6 +76,302 @@ std::optional<double> ExtrapolatedRate(Window w, int64_t range_start, int64_t ra
   double factor = interval / sampled;
   if (rate) factor /= static_cast<double>(range) / 1000.0;
   return result * factor;
+}
+
+// ---- range functions over native histograms ---------------------------------------
+
+struct HistNotes {
+  Annotations* notes;
+  std::string_view metric;
+  PosRange pos;
+  std::string_view query;
+  void Warn(const std::string& m) const { notes->Warn(m, pos, query); }
+  void Info(const std::string& m) const { notes->Info(m, pos, query); }
+  void NotCounter() const {
+    Warn("this native histogram metric is not a counter: " + QuoteString(metric));
+  }
+  void NotGauge() const {
+    Warn("this native histogram metric is not a gauge: " + QuoteString(metric));
+  }
+  void MixedExpCustom() const { Warn(MixedExpCustomWarning(metric)); }
+  void MixedFloats() const {
+    Warn("encountered a mix of histograms and floats for metric name " + QuoteString(metric));
+  }
+};
+
+// Prometheus's histogramRate: last minus first over a window of histograms,
+// with every counter reset's pre-reset histogram added back. Nothing when the
+// histograms cannot be combined (exponential with custom buckets).
+std::optional<FloatHistogram> HistogramRate(Window w, bool counter, const HistNotes& hn) {
+  FloatHistogram empty;
+  const FloatHistogram* prev = w.front().h.get();
+  const FloatHistogram& last = *w.back().h;
+  bool custom = prev->UsesCustomBuckets();
+  if (counter && (prev->counter_reset_hint == CounterResetHint::kGauge ||
+                  last.counter_reset_hint == CounterResetHint::kGauge))
+    hn.NotCounter();
+  // A reset right after the first histogram makes its layout irrelevant.
+  if (counter && w.size() > 1 && HistogramDetectReset(*w[1].h, *prev)) {
+    empty.schema = w[1].h->schema;
+    empty.custom_values = w[1].h->custom_values;
+    prev = &empty;
+    custom = w[1].h->UsesCustomBuckets();
+  }
+  if (last.UsesCustomBuckets() != custom) {
+    hn.MixedExpCustom();
+    return std::nullopt;
+  }
+  int32_t min_schema = std::min(last.schema, prev->schema);
+  for (size_t i = 1; i + 1 < w.size(); ++i) {
+    if (!counter) continue;
+    const FloatHistogram& cur = *w[i].h;
+    if (cur.counter_reset_hint == CounterResetHint::kGauge) hn.NotCounter();
+    min_schema = std::min(min_schema, cur.schema);
+    if (cur.UsesCustomBuckets() != custom) {
+      hn.MixedExpCustom();
+      return std::nullopt;
+    }
+  }
+  FloatHistogram h = HistogramReduceResolution(last, min_schema);
+  HistogramOpInfo info = HistogramSub(h, *prev);
+  if (info.incompatible) {
+    hn.MixedExpCustom();
+    return std::nullopt;
+  }
+  if (info.custom_reconciled)
+    hn.Info("mismatched custom buckets were reconciled during subtraction");
+  if (counter) {
+    for (size_t i = 1; i < w.size(); ++i) {
+      const FloatHistogram& cur = *w[i].h;
+      if (HistogramDetectReset(cur, *prev)) {
+        HistogramOpInfo ai = HistogramAdd(h, *prev);
+        if (ai.incompatible) {
+          hn.MixedExpCustom();
+          return std::nullopt;
+        }
+        if (ai.custom_reconciled)
+          hn.Info("mismatched custom buckets were reconciled during addition");
+      }
+      prev = &cur;
+    }
+  } else if (w.front().h->counter_reset_hint != CounterResetHint::kGauge ||
+             last.counter_reset_hint != CounterResetHint::kGauge) {
+    hn.NotGauge();
+  }
+  h.counter_reset_hint = CounterResetHint::kGauge;
+  HistogramCompact(h);
+  return h;
+}
+
+// rate / increase / delta over a window of histograms, extrapolated like the
+// float version (the zero point from the observation count).
+std::optional<FloatHistogram> ExtrapolatedHistogramRate(Window w, int64_t range_start,
+                                                        int64_t range_end, int64_t range,
+                                                        bool counter, bool rate,
+                                                        const HistNotes& hn) {
+  if (w.size() < 2) return std::nullopt;
+  auto h = HistogramRate(w, counter, hn);
+  if (!h) return std::nullopt;
+  double to_start = static_cast<double>(w.front().t - range_start) / 1000.0;
+  double to_end = static_cast<double>(range_end - w.back().t) / 1000.0;
+  double sampled = static_cast<double>(w.back().t - w.front().t) / 1000.0;
+  double avg = sampled / static_cast<double>(w.size() - 1);
+  double threshold = avg * 1.1;
+  if (to_start >= threshold) to_start = avg / 2;
+  if (counter && h->count > 0 && w.front().h->count >= 0) {
+    double to_zero = sampled * (w.front().h->count / h->count);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  if (to_end >= threshold) to_end = avg / 2;
+  double factor = (sampled + to_start + to_end) / sampled;
+  if (rate) factor /= static_cast<double>(range) / 1000.0;
+  HistogramMul(*h, factor);
+  return h;
+}
+
+}  // namespace
+
+// The histogram at t on the line from (t1, h1) to (t2, h2); a counter reset
+// between them makes it h2 scaled, as if counting from zero.
+std::optional<FloatHistogram> InterpolateHistograms(const FloatHistogram& h1, int64_t t1,
+                                                    const FloatHistogram& h2, int64_t t2, int64_t t,
+                                                    bool counter, Annotations* notes, PosRange pos,
+                                                    std::string_view query) {
+  if (t == t1) return h1;
+  if (t == t2) return h2;
+  double fraction = static_cast<double>(t - t1) / static_cast<double>(t2 - t1);
+  FloatHistogram r = h2;
+  if (counter && HistogramDetectReset(h2, h1)) {
+    HistogramMul(r, fraction);
+    return r;
+  }
+  HistogramOpInfo i1 = HistogramSub(r, h1);
+  if (i1.incompatible) return std::nullopt;
+  if (i1.custom_reconciled)
+    notes->Info("mismatched custom buckets were reconciled during subtraction", pos, query);
+  HistogramMul(r, fraction);
+  HistogramOpInfo i2 = HistogramAdd(r, h1);
+  if (i2.incompatible) return std::nullopt;
+  if (i2.custom_reconciled)
+    notes->Info("mismatched custom buckets were reconciled during addition", pos, query);
+  return r;
+}
+
+namespace {
+
+// rate / increase / delta over an anchored or smoothed window of histograms
+// (Prometheus's extendedHistogramRate): the window holds the samples around
+// [start, end] as well; the boundaries take the anchor sample or, smoothed,
+// values interpolated to the exact boundary.
+std::optional<FloatHistogram> ExtendedHistogramRate(Window h, int64_t range_start,
+                                                    int64_t range_end, int64_t range, bool smoothed,
+                                                    bool counter, bool rate, const HistNotes& hn) {
+  if (h.empty()) return std::nullopt;
+  auto search = [&](size_t n, auto pred) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (pred(mid)) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  };
+  size_t last = h.size() - 1;
+  size_t first_raw = search(last, [&](size_t i) { return h[i].t > range_start; });
+  size_t first = first_raw > 0 ? first_raw - 1 : 0;
+  if (smoothed) last = search(last, [&](size_t i) { return h[i].t >= range_end; });
+  if (h[last].t <= range_start) return std::nullopt;
+  if (smoothed && h[first].t > range_end) return std::nullopt;
+  const bool custom = h[0].h->UsesCustomBuckets();
+  for (size_t i = first; i <= last; ++i) {
+    if (h[i].h->UsesCustomBuckets() != custom) {
+      hn.MixedExpCustom();
+      return std::nullopt;
+    }
+    if (counter && h[i].h->counter_reset_hint == CounterResetHint::kGauge) hn.NotCounter();
+  }
+  std::optional<FloatHistogram> left, right;
+  if (smoothed && h[first].t < range_start) {
+    left = InterpolateHistograms(*h[first].h, h[first].t, *h[first + 1].h, h[first + 1].t,
+                                 range_start, counter, hn.notes, hn.pos, hn.query);
+  } else {
+    left = *h[first].h;
+  }
+  if (!left) {
+    hn.MixedExpCustom();
+    return std::nullopt;
+  }
+  if (smoothed && last > 0 && h[last].t > range_end) {
+    right = InterpolateHistograms(*h[last - 1].h, h[last - 1].t, *h[last].h, h[last].t, range_end,
+                                  counter, hn.notes, hn.pos, hn.query);
+  } else {
+    right = *h[last].h;
+  }
+  if (!right) {
+    hn.MixedExpCustom();
+    return std::nullopt;
+  }
+  if (!counter && (left->counter_reset_hint != CounterResetHint::kGauge ||
+                   right->counter_reset_hint != CounterResetHint::kGauge))
+    hn.NotGauge();
+  FloatHistogram result = *right;
+  HistogramOpInfo si = HistogramSub(result, *left);
+  if (si.incompatible) {
+    hn.MixedExpCustom();
+    return std::nullopt;
+  }
+  if (si.custom_reconciled) hn.Info("mismatched custom buckets were reconciled during subtraction");
+  if (counter) {
+    // Add back what each reset lost. The boundary samples are covered by
+    // left and right (a reset the left interpolation spanned included).
+    size_t c_first = first + 1;
+    const FloatHistogram* prev = &*left;
+    if (smoothed && h[first].t < range_start &&
+        HistogramDetectReset(*h[first + 1].h, *h[first].h)) {
+      prev = h[first + 1].h.get();
+      c_first += 1;
+    }
+    std::optional<FloatHistogram> correction;
+    auto add = [&](const FloatHistogram& x) {
+      if (!correction) {
+        correction = x;
+        return true;
+      }
+      HistogramOpInfo ai = HistogramAdd(*correction, x);
+      if (ai.incompatible) {
+        hn.MixedExpCustom();
+        return false;
+      }
+      if (ai.custom_reconciled)
+        hn.Info("mismatched custom buckets were reconciled during addition");
+      return true;
+    };
+    if (c_first <= last) {
+      for (size_t i = c_first; i < last; ++i) {
+        if (HistogramDetectReset(*h[i].h, *prev) && !add(*prev)) return std::nullopt;
+        prev = h[i].h.get();
+      }
+      if (HistogramDetectReset(*right, *prev) && !add(*prev)) return std::nullopt;
+    }
+    if (correction) {
+      HistogramOpInfo ai = HistogramAdd(result, *correction);
+      if (ai.incompatible) {
+        hn.MixedExpCustom();
+        return std::nullopt;
+      }
+      if (ai.custom_reconciled)
+        hn.Info("mismatched custom buckets were reconciled during addition");
+    }
+  }
+  if (rate) HistogramDiv(result, static_cast<double>(range) / 1000.0);
+  result.counter_reset_hint = CounterResetHint::kGauge;
+  HistogramCompact(result);
+  return result;
+}
+
+// irate / idelta over the last two samples of a window.
+std::optional<Point> InstantValue(Window w, bool rate, const HistNotes& hn) {
+  if (w.size() < 2) return std::nullopt;
+  const Point& last = w[w.size() - 1];
+  const Point& prev = w[w.size() - 2];
+  if (!last.h && !prev.h) {
+    double r = rate && last.v < prev.v ? last.v : last.v - prev.v;
+    if (rate) {
+      double dt = static_cast<double>(last.t - prev.t) / 1000.0;
+      if (dt == 0) return std::nullopt;
+      r /= dt;
+    }
+    return Point{0, r};
+  }
+  if (!last.h || !prev.h) {
+    hn.MixedFloats();
+    return std::nullopt;
+  }
+  FloatHistogram h = *last.h;
+  bool lg = last.h->counter_reset_hint == CounterResetHint::kGauge;
+  bool pg = prev.h->counter_reset_hint == CounterResetHint::kGauge;
+  if (rate && (lg || pg)) hn.NotCounter();
+  if (!rate && (!lg || !pg)) hn.NotGauge();
+  if (!rate || !HistogramDetectReset(*last.h, *prev.h)) {
+    HistogramOpInfo info = HistogramSub(h, *prev.h);
+    if (info.incompatible) {
+      hn.MixedExpCustom();
+      return std::nullopt;
+    }
+    if (info.custom_reconciled)
+      hn.Info("mismatched custom buckets were reconciled during subtraction");
+  }
+  h.counter_reset_hint = CounterResetHint::kGauge;
+  HistogramCompact(h);
+  if (rate) {
+    double dt = static_cast<double>(last.t - prev.t) / 1000.0;
+    if (dt == 0) return std::nullopt;
+    HistogramDiv(h, dt);
+  }
+  return Point{0, 0, MakeHistogram(std::move(h))};
 }
 
 std::optional<double> InstantRate(Window w, bool rate) {
@@ -597,7 +905,11 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
         std::string v(ss.labels.Get(kIdentifying[k]));
         keep = std::binary_search(id_values[k].begin(), id_values[k].end(), v);
       }
-      if (!keep || ss.samples.empty()) continue;
+      if (!keep) continue;
+      if (!ss.histograms.empty())
+        return Invalid("info series " + ss.labels.String() +
+                       " has native histogram samples; info metrics must be floats");
+      if (ss.samples.empty()) continue;
       loaded += static_cast<int64_t>(ss.samples.size());
       infos.push_back(std::move(ss));
     }
@@ -642,7 +954,7 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
   std::vector<std::vector<size_t>> winners(groups.size());
   std::vector<int64_t> times;  // sample time of each winner
   std::vector<Label> extra;
-  SeriesCollector col;
+  SeriesCollector col(ev.NumSteps());
   Status st = ev.ForEachStep(*base, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
     const int64_t ref = shift.Apply(ts);
     // Per group and info metric name, the series with the newest sample wins:
@@ -674,7 +986,7 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
       const size_t si = static_cast<size_t>(x.src - first);
       const Labels& metric = x.src->metric;
       if (ignored[si]) {
-        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v); !e.ok()) return e;
+        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v, *x.h); !e.ok()) return e;
         continue;
       }
       extra.clear();
@@ -701,12 +1013,13 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
       // Without an info series, a matcher that needs a value cannot be met.
       if (!matched && drop_unmatched) continue;
       if (extra.empty()) {
-        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v); !e.ok()) return e;
+        if (Status e = col.Add(metric, x.src->drop_name, ts, x.v, *x.h); !e.ok()) return e;
         continue;
       }
       std::vector<Label> all = metric.vec();
       all.insert(all.end(), extra.begin(), extra.end());
-      if (Status e = col.Add(Labels(std::move(all)), x.src->drop_name, ts, x.v); !e.ok()) return e;
+      if (Status e = col.Add(Labels(std::move(all)), x.src->drop_name, ts, x.v, *x.h); !e.ok())
+        return e;
     }
     return Status::Ok();
   });
@@ -715,6 +1028,176 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
   out.type = ValueType::kVector;
   out.series = col.Take();
   return out;
+}
+
+enum class RangeFn {
+  kOther,
+  kAvgOverTime,
+  kChanges,
+  kCountOverTime,
+  kDelta,
+  kDeriv,
+  kDoubleExponentialSmoothing,
+  kFirstOverTime,
+  kIdelta,
+  kIncrease,
+  kIrate,
+  kLastOverTime,
+  kMadOverTime,
+  kMaxOverTime,
+  kMinOverTime,
+  kPredictLinear,
+  kPresentOverTime,
+  kQuantileOverTime,
+  kRate,
+  kResets,
+  kStddevOverTime,
+  kStdvarOverTime,
+  kSumOverTime,
+  kTsOfFirstOverTime,
+  kTsOfLastOverTime,
+  kTsOfMaxOverTime,
+  kTsOfMinOverTime,
+};
+
+// The range functions the per-step loop tells apart, looked up once per call
+// rather than compared by name at every step.
+RangeFn RangeFnOf(std::string_view name) {
+  static const std::unordered_map<std::string_view, RangeFn> kFns = {
+      {"avg_over_time", RangeFn::kAvgOverTime},
+      {"changes", RangeFn::kChanges},
+      {"count_over_time", RangeFn::kCountOverTime},
+      {"delta", RangeFn::kDelta},
+      {"deriv", RangeFn::kDeriv},
+      {"double_exponential_smoothing", RangeFn::kDoubleExponentialSmoothing},
+      {"first_over_time", RangeFn::kFirstOverTime},
+      {"idelta", RangeFn::kIdelta},
+      {"increase", RangeFn::kIncrease},
+      {"irate", RangeFn::kIrate},
+      {"last_over_time", RangeFn::kLastOverTime},
+      {"mad_over_time", RangeFn::kMadOverTime},
+      {"max_over_time", RangeFn::kMaxOverTime},
+      {"min_over_time", RangeFn::kMinOverTime},
+      {"predict_linear", RangeFn::kPredictLinear},
+      {"present_over_time", RangeFn::kPresentOverTime},
+      {"quantile_over_time", RangeFn::kQuantileOverTime},
+      {"rate", RangeFn::kRate},
+      {"resets", RangeFn::kResets},
+      {"stddev_over_time", RangeFn::kStddevOverTime},
+      {"stdvar_over_time", RangeFn::kStdvarOverTime},
+      {"sum_over_time", RangeFn::kSumOverTime},
+      {"ts_of_first_over_time", RangeFn::kTsOfFirstOverTime},
+      {"ts_of_last_over_time", RangeFn::kTsOfLastOverTime},
+      {"ts_of_max_over_time", RangeFn::kTsOfMaxOverTime},
+      {"ts_of_min_over_time", RangeFn::kTsOfMinOverTime},
+  };
+  auto it = kFns.find(name);
+  return it == kFns.end() ? RangeFn::kOther : it->second;
+}
+
+// The functions that compute with float samples only (histograms in their
+// windows are ignored, with an info annotation).
+bool FloatOnly(const std::string& name) {
+  static const char* const kNames[] = {"min_over_time",
+                                       "max_over_time",
+                                       "stddev_over_time",
+                                       "stdvar_over_time",
+                                       "quantile_over_time",
+                                       "mad_over_time",
+                                       "deriv",
+                                       "predict_linear",
+                                       "double_exponential_smoothing",
+                                       "ts_of_min_over_time",
+                                       "ts_of_max_over_time"};
+  for (const char* n : kNames)
+    if (name == n) return true;
+  return false;
+}
+
+// A range function over a window holding native histograms (nf floats
+// besides): the result, or nothing (FloatOnly functions then go on with the
+// floats).
+std::optional<Point> HistogramWindow(const std::string& name, Window w, size_t nf, int64_t ref,
+                                     const RangeValue& rv, const HistNotes& hn) {
+  auto f = [](double v) { return std::optional<Point>(Point{0, v}); };
+  if (name == "rate" || name == "increase" || name == "delta") {
+    if (nf > 0) {
+      hn.MixedFloats();
+      return std::nullopt;
+    }
+    if (rv.anchored || rv.smoothed) return std::nullopt;
+    auto h = ExtrapolatedHistogramRate(w, ref - rv.range, ref, rv.range, name != "delta",
+                                       name == "rate", hn);
+    if (!h) return std::nullopt;
+    return Point{0, 0, MakeHistogram(std::move(*h))};
+  }
+  if (name == "irate" || name == "idelta") return InstantValue(w, name == "irate", hn);
+  if (name == "sum_over_time" || name == "avg_over_time") {
+    if (nf > 0) {
+      hn.MixedFloats();
+      return std::nullopt;
+    }
+    // A reset hint and a not-reset hint anywhere in the window conflict.
+    bool reset_seen = false, not_reset_seen = false, reconciled = false;
+    for (const Point& p : w) {
+      reset_seen |= p.h->counter_reset_hint == CounterResetHint::kCounterReset;
+      not_reset_seen |= p.h->counter_reset_hint == CounterResetHint::kNotCounterReset;
+    }
+    FloatHistogram result;
+    if (name == "sum_over_time") {
+      FloatHistogram comp;
+      result = *w[0].h;
+      for (size_t k = 1; k < w.size(); ++k) {
+        HistogramOpInfo info = HistogramKahanAdd(result, comp, *w[k].h);
+        if (info.incompatible) {
+          hn.MixedExpCustom();
+          return std::nullopt;
+        }
+        reconciled |= info.custom_reconciled;
+      }
+      HistogramKahanFinish(result, comp);
+    } else {
+      HistogramMean mean;
+      for (const Point& p : w) {
+        HistogramOpInfo info = mean.Add(*p.h);
+        if (info.incompatible) {
+          hn.MixedExpCustom();
+          return std::nullopt;
+        }
+        reconciled |= info.custom_reconciled;
+      }
+      result = mean.Result();
+    }
+    if (reset_seen && not_reset_seen)
+      hn.Warn("conflicting counter resets during histogram aggregation");
+    if (reconciled) hn.Info("mismatched custom buckets were reconciled during aggregation");
+    HistogramCompact(result);
+    return Point{0, 0, MakeHistogram(std::move(result))};
+  }
+  if (name == "count_over_time") return f(static_cast<double>(w.size()));
+  if (name == "present_over_time") return f(1);
+  if (name == "last_over_time") return w.back();
+  if (name == "first_over_time") return w.front();
+  if (name == "ts_of_last_over_time") return f(static_cast<double>(w.back().t) / 1000.0);
+  if (name == "ts_of_first_over_time") return f(static_cast<double>(w.front().t) / 1000.0);
+  if (name == "changes" || name == "resets") {
+    double cnt = 0;
+    for (size_t k = 1; k < w.size(); ++k) {
+      const Point& a = w[k - 1];
+      const Point& b = w[k];
+      if (!a.h && !b.h) {
+        if (name == "changes" ? (a.v != b.v && !(std::isnan(a.v) && std::isnan(b.v))) : b.v < a.v)
+          cnt += 1;
+      } else if (!a.h || !b.h) {
+        cnt += 1;
+      } else if (name == "changes" ? !HistogramEquals(*a.h, *b.h)
+                                   : HistogramDetectReset(*b.h, *a.h)) {
+        cnt += 1;
+      }
+    }
+    return f(cnt);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -765,7 +1248,10 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     for (auto& s : v->series) {
       s.drop_name = true;
       if (arg.kind != NodeKind::kVectorSelector)
-        for (auto& p : s.points) p.v = static_cast<double>(p.t) / 1000.0;
+        for (auto& p : s.points) {
+          p.v = static_cast<double>(p.t) / 1000.0;
+          p.h = nullptr;
+        }
     }
     return v;
   }
@@ -782,7 +1268,12 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     if (!v.ok()) return v;
     std::vector<double> out(n, kNaN);
     Status st = ForEachStep(*v, [&](size_t i, int64_t, const std::vector<StepSample>& ss) {
-      if (ss.size() == 1) out[i] = ss[0].v;
+      // The one float of the vector (histograms do not count); NaN for none
+      // or several.
+      int floats = 0;
+      for (const auto& x : ss)
+        if (x.H() == nullptr && ++floats == 1) out[i] = x.v;
+      if (floats != 1) out[i] = kNaN;
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -803,6 +1294,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     }
     auto v = Eval(*c.args[0]);
     if (!v.ok()) return v;
+    DropHistograms(*v);
     for (auto& s : v->series) {
       s.drop_name = true;
       for (auto& p : s.points) p.v = TimeFunction(name, p.v);
@@ -813,6 +1305,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
   if (auto it = MathFunctions().find(name); it != MathFunctions().end()) {
     auto v = Eval(*c.args[0]);
     if (!v.ok()) return v;
+    DropHistograms(*v);
     for (auto& s : v->series) {
       s.drop_name = true;
       for (auto& p : s.points) p.v = it->second(p.v);
@@ -829,22 +1322,23 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       if (!p.ok()) return p;
       params.push_back(std::move(*p));
     }
-    SeriesCollector col;
+    SeriesCollector col(NumSteps());
     Status st = ForEachStep(*v, [&](size_t i, int64_t ts, const std::vector<StepSample>& ss) {
       double a = params.size() > 0 ? ScalarAt(params[0], i, *this) : 1;
       double b = params.size() > 1 ? ScalarAt(params[1], i, *this) : 0;
       if (name == "clamp" && b < a) return Status::Ok();
       for (const auto& x : ss) {
+        if (x.H() != nullptr) continue;
         double r = x.v;
         if (name == "round") {
           double inv = 1.0 / a;
           r = std::floor(x.v * inv + 0.5) / inv;
         } else if (name == "clamp") {
-          r = std::max(a, std::min(b, x.v));
+          r = GoMax(a, GoMin(b, x.v));
         } else if (name == "clamp_min") {
-          r = std::max(a, x.v);
+          r = GoMax(a, x.v);
         } else {
-          r = std::min(a, x.v);
+          r = GoMin(a, x.v);
         }
         if (std::isnan(x.v)) r = kNaN;
         if (Status e = col.Add(x.src->metric, true, ts, r); !e.ok()) return e;
@@ -920,12 +1414,12 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       }
     }
     const Series* base = v->series.data();
-    SeriesCollector col;
+    SeriesCollector col(NumSteps());
     Status st = ForEachStep(*v, [&](size_t, int64_t ts, const std::vector<StepSample>& ss) {
       for (const auto& x : ss) {
         size_t si = static_cast<size_t>(x.src - base);
         bool drop = x.src->drop_name && dst != kMetricName;
-        if (Status e = col.Add(relabeled[si], drop, ts, x.v); !e.ok()) return e;
+        if (Status e = col.Add(relabeled[si], drop, ts, x.v, *x.h); !e.ok()) return e;
       }
       return Status::Ok();
     });
@@ -947,6 +1441,9 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       return v;
     }
     if (n != 1) return v;  // order means nothing across the steps of a subquery
+    // sort and sort_desc order floats; native histograms have no place there.
+    if (name == "sort" || name == "sort_desc")
+      std::erase_if(v->series, [](const Series& s) { return !s.points.empty() && s.points[0].h; });
     std::vector<std::string> by;
     for (size_t i = 1; i < c.args.size(); ++i) {
       auto s = Eval(*c.args[i]);
@@ -1025,7 +1522,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
                        " of histogram_quantiles() is already in the input labels");
     }
     const Series* base = v->series.data();
-    SeriesCollector col;
+    SeriesCollector col(NumSteps());
     Status st = ForEachStep(*v, [&](size_t step, int64_t ts, const std::vector<StepSample>& ss) {
       double hi = fraction ? ScalarAt(upper_arg, step, *this) : 0;
       std::vector<double> qvals;
@@ -1038,8 +1535,13 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       }
       std::unordered_map<uint64_t, std::pair<size_t, std::vector<Bucket>>> groups;
       std::vector<uint64_t> order;
+      std::vector<std::pair<size_t, const FloatHistogram*>> natives;
       for (const auto& x : ss) {
         size_t si = static_cast<size_t>(x.src - base);
+        if (x.H() != nullptr) {
+          natives.push_back({si, x.H()});
+          continue;
+        }
         if (!upper[si]) {
           ctx_.notes->Warn("bucket label \"le\" is missing or has a malformed value of " +
                                QuoteString(x.src->metric.Get("le")) + " for metric name " +
@@ -1054,7 +1556,47 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
         }
         it->second.second.push_back({*upper[si], x.v});
       }
+      // Native histograms, unless classic buckets of the same series (name and
+      // labels) are there too: then neither is used.
+      for (const auto& [si, h] : natives) {
+        const Labels& m = v->series[si].metric;
+        if (auto it = groups.find(m.Hash()); it != groups.end() && !it->second.second.empty()) {
+          ctx_.notes->Warn(
+              "vector contains a mix of classic and native histograms for metric name " +
+                  QuoteString(m.Name()),
+              vec_arg.pos, ctx_.query);
+          groups.erase(it);
+          continue;
+        }
+        for (size_t k = 0; k < qvals.size(); ++k) {
+          double q = qvals[k];
+          int nan_info = 0;
+          double r = fraction ? HistogramFraction(q, hi, *h, &nan_info)
+                              : HistogramQuantile(q, *h, &nan_info);
+          if (nan_info == 1)
+            ctx_.notes->Info(
+                "input to histogram_quantile has NaN observations, result is NaN for metric name " +
+                    QuoteString(m.Name()),
+                vec_arg.pos, ctx_.query);
+          if (nan_info == 2)
+            ctx_.notes->Info(
+                std::string(fraction ? "input to histogram_fraction has NaN observations, which "
+                                       "are excluded from all fractions"
+                                     : "input to histogram_quantile has NaN observations, result "
+                                       "is skewed higher") +
+                    " for metric name " + QuoteString(m.Name()),
+                vec_arg.pos, ctx_.query);
+          Labels out_labels = m;
+          if (multi) {
+            std::string qs_text = FormatFloat(q);
+            if (std::isfinite(q) && qs_text.find('.') == std::string::npos) qs_text += ".0";
+            out_labels = m.With(qlabel, qs_text);
+          }
+          if (Status e = col.Add(std::move(out_labels), true, ts, r); !e.ok()) return e;
+        }
+      }
       for (uint64_t k : order) {
+        if (!groups.count(k)) continue;
         auto& [si, buckets] = groups[k];
         bool forced = false;
         for (size_t k = 0; k < qvals.size(); ++k) {
@@ -1087,9 +1629,38 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
     return out;
   }
 
+  if (name == "histogram_count" || name == "histogram_sum" || name == "histogram_avg" ||
+      name == "histogram_stddev" || name == "histogram_stdvar") {
+    // Properties of native histograms; float samples have none.
+    auto v = Eval(*c.args[0]);
+    if (!v.ok()) return v;
+    Value out;
+    out.type = ValueType::kVector;
+    for (auto& s : v->series) {
+      Series o{std::move(s.metric), {}, true};
+      for (const Point& p : s.points) {
+        if (!p.h) continue;
+        const FloatHistogram& h = *p.h;
+        double r;
+        if (name == "histogram_count") {
+          r = h.count;
+        } else if (name == "histogram_sum") {
+          r = h.sum;
+        } else if (name == "histogram_avg") {
+          r = h.sum / h.count;
+        } else if (name == "histogram_stdvar") {
+          r = HistogramStdVar(h);
+        } else {
+          r = std::sqrt(HistogramStdVar(h));
+        }
+        o.points.push_back({p.t, r});
+      }
+      if (!o.points.empty()) out.series.push_back(std::move(o));
+    }
+    return out;
+  }
+
   if (name.rfind("histogram_", 0) == 0) {
-    // The other histogram_* functions read native histograms only, which
-    // this storage does not hold yet: no float series yields a value.
     for (const auto& a : c.args) {
       if (a->Type() == ValueType::kMatrix) continue;
       auto v = Eval(*a);
@@ -1185,8 +1756,14 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
 
   Value out;
   out.type = ValueType::kVector;
+  const PosRange matrix_pos = c.args[static_cast<size_t>(matrix_arg)]->pos;
+  const RangeFn fn = RangeFnOf(name);
+  std::vector<Point> floats;
   for (const auto& s : rv->series) {
     Series o{s.metric, {}, s.drop_name || !keep_name};
+    o.points.reserve(std::min<size_t>(n, 256));
+    const bool any_hist = rv->histograms && std::any_of(s.points.begin(), s.points.end(),
+                                                        [](const Point& p) { return p.h; });
     const auto& pts = s.points;
     size_t lo = 0, hi = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -1195,62 +1772,123 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       if (rv->fixed) lo = hi = 0;
       while (hi < pts.size() && pts[hi].t <= ref) ++hi;
       while (lo < hi && pts[lo].t <= ref - rv->range) ++lo;
+      if (any_hist && (rv->anchored || rv->smoothed)) {
+        // The window with the samples around it that anchored and smoothed
+        // ranges read: (start - lookback, end], and up to end + lookback
+        // when smoothed.
+        size_t a = lo, b = hi;
+        while (a > 0 && pts[a - 1].t > ref - rv->range - rv->lookback) --a;
+        if (rv->smoothed)
+          while (b < pts.size() && pts[b].t < ref + rv->lookback) ++b;
+        Window e(pts.data() + a, b - a);
+        size_t nh = 0;
+        for (const Point& p : e) nh += p.h != nullptr;
+        if (nh > 0) {
+          const HistNotes hn{ctx_.notes, s.metric.Name(), matrix_pos, ctx_.query};
+          if (name == "changes" || name == "resets") {
+            // The anchor (the last sample at or before the start) and the window.
+            size_t first = lo;
+            if (lo > 0 && pts[lo - 1].t > ref - rv->range - rv->lookback) first = lo - 1;
+            if (first < hi) {
+              auto r =
+                  HistogramWindow(name, Window(pts.data() + first, hi - first), 0, ref, *rv, hn);
+              if (r) o.points.push_back({ts, r->v});
+            }
+            continue;
+          }
+          if (nh < e.size()) {
+            hn.MixedFloats();
+            continue;
+          }
+          auto h = ExtendedHistogramRate(e, ref - rv->range, ref, rv->range, rv->smoothed,
+                                         name != "delta", name == "rate", hn);
+          if (h) o.points.push_back({ts, 0, MakeHistogram(std::move(*h))});
+          continue;
+        }
+      }
       if (rv->smoothed) {
         if (auto r = SmoothedWindow(name, pts, lo, hi, ref, *rv)) o.points.push_back({ts, *r});
         continue;
       }
       if (lo >= hi) continue;
       Window w(pts.data() + lo, hi - lo);
+      if (any_hist) {
+        size_t nh = 0;
+        for (const Point& p : w) nh += p.h != nullptr;
+        if (nh > 0) {
+          const HistNotes hn{ctx_.notes, s.metric.Name(), matrix_pos, ctx_.query};
+          const size_t nf = w.size() - nh;
+          std::optional<Point> hr = HistogramWindow(name, w, nf, ref, *rv, hn);
+          if (hr) {
+            hr->t = ts;
+            o.points.push_back(std::move(*hr));
+            continue;
+          }
+          if (!FloatOnly(name)) continue;
+          // The float-only functions look at the floats alone.
+          if (nf == 0) continue;
+          hn.Info(
+              "ignored histograms in a range containing both floats and histograms for "
+              "metric name " +
+              QuoteString(s.metric.Name()));
+          floats.clear();
+          for (const Point& p : w)
+            if (!p.h) floats.push_back(p);
+          w = Window(floats.data(), floats.size());
+        }
+      }
       std::optional<double> r;
       if (rv->anchored) {
         r = AnchoredWindow(name, pts, lo, hi, ref, *rv);
-      } else if (name == "rate" || name == "increase" || name == "delta") {
-        r = ExtrapolatedRate(w, ref - rv->range, ref, rv->range, name != "delta", name == "rate");
-      } else if (name == "irate") {
+      } else if (fn == RangeFn::kRate || fn == RangeFn::kIncrease || fn == RangeFn::kDelta) {
+        r = ExtrapolatedRate(w, ref - rv->range, ref, rv->range, fn != RangeFn::kDelta,
+                             fn == RangeFn::kRate);
+      } else if (fn == RangeFn::kIrate) {
         r = InstantRate(w, true);
-      } else if (name == "idelta") {
+      } else if (fn == RangeFn::kIdelta) {
         r = InstantRate(w, false);
-      } else if (name == "changes" || name == "resets") {
+      } else if (fn == RangeFn::kChanges || fn == RangeFn::kResets) {
         double cnt = 0;
         for (size_t k = 1; k < w.size(); ++k) {
           double a = w[k - 1].v, b = w[k].v;
-          if (name == "changes" ? (a != b && !(std::isnan(a) && std::isnan(b))) : b < a) cnt += 1;
+          if (fn == RangeFn::kChanges ? (a != b && !(std::isnan(a) && std::isnan(b))) : b < a)
+            cnt += 1;
         }
         r = cnt;
-      } else if (name == "deriv") {
+      } else if (fn == RangeFn::kDeriv) {
         if (w.size() >= 2) r = LinearRegression(w, w[0].t).first;
-      } else if (name == "predict_linear") {
+      } else if (fn == RangeFn::kPredictLinear) {
         if (w.size() >= 2) {
           auto [slope, intercept] = LinearRegression(w, ts);
           r = slope * arg(0, i) + intercept;
         }
-      } else if (name == "sum_over_time") {
+      } else if (fn == RangeFn::kSumOverTime) {
         double sum = 0, comp = 0;
         for (const auto& p : w) sum = KahanAdd(p.v, sum, comp);
         r = sum + comp;
-      } else if (name == "avg_over_time") {
+      } else if (fn == RangeFn::kAvgOverTime) {
         r = AvgOverTime(w);
-      } else if (name == "count_over_time") {
+      } else if (fn == RangeFn::kCountOverTime) {
         r = static_cast<double>(w.size());
-      } else if (name == "min_over_time" || name == "max_over_time") {
-        bool mx = name == "max_over_time";
+      } else if (fn == RangeFn::kMinOverTime || fn == RangeFn::kMaxOverTime) {
+        bool mx = fn == RangeFn::kMaxOverTime;
         double m = w[0].v;
         for (const auto& p : w)
           if ((mx ? p.v > m : p.v < m) || std::isnan(m)) m = p.v;
         r = m;
-      } else if (name == "last_over_time") {
+      } else if (fn == RangeFn::kLastOverTime) {
         r = w.back().v;
-      } else if (name == "first_over_time") {
+      } else if (fn == RangeFn::kFirstOverTime) {
         r = w.front().v;
-      } else if (name == "present_over_time") {
+      } else if (fn == RangeFn::kPresentOverTime) {
         r = 1;
-      } else if (name == "stddev_over_time") {
+      } else if (fn == RangeFn::kStddevOverTime) {
         r = std::sqrt(Variance(w));
-      } else if (name == "stdvar_over_time") {
+      } else if (fn == RangeFn::kStdvarOverTime) {
         r = Variance(w);
-      } else if (name == "quantile_over_time") {
+      } else if (fn == RangeFn::kQuantileOverTime) {
         r = Quantile(arg(0, i), Values(w));
-      } else if (name == "mad_over_time") {
+      } else if (fn == RangeFn::kMadOverTime) {
         std::vector<double> vals = Values(w);
         if (std::any_of(vals.begin(), vals.end(), [](double x) { return std::isnan(x); })) {
           o.points.push_back({ts, kNaN});
@@ -1259,10 +1897,10 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
         double med = Quantile(0.5, vals);
         for (auto& x : vals) x = std::fabs(x - med);
         r = Quantile(0.5, std::move(vals));
-      } else if (name == "double_exponential_smoothing") {
+      } else if (fn == RangeFn::kDoubleExponentialSmoothing) {
         if (w.size() >= 2) r = DoubleExpSmoothing(w, arg(0, i), arg(1, i));
-      } else if (name == "ts_of_min_over_time" || name == "ts_of_max_over_time") {
-        bool mx = name == "ts_of_max_over_time";
+      } else if (fn == RangeFn::kTsOfMinOverTime || fn == RangeFn::kTsOfMaxOverTime) {
+        bool mx = fn == RangeFn::kTsOfMaxOverTime;
         double m = w[0].v;
         int64_t at = w[0].t;
         for (const auto& p : w)
@@ -1271,9 +1909,9 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
             at = p.t;
           }
         r = static_cast<double>(at) / 1000.0;
-      } else if (name == "ts_of_last_over_time") {
+      } else if (fn == RangeFn::kTsOfLastOverTime) {
         r = static_cast<double>(w.back().t) / 1000.0;
-      } else if (name == "ts_of_first_over_time") {
+      } else if (fn == RangeFn::kTsOfFirstOverTime) {
         r = static_cast<double>(w.front().t) / 1000.0;
       } else {
         return Invalid("function " + name + " is not supported");

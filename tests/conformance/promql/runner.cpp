@@ -6,14 +6,16 @@
 //                      [--min-pass NAME=N]... DIR
 //
 // A case (one eval) passes when the engine's answer matches the expectation:
-// result series and values (relative tolerance 1e-6, NaN equal to NaN), the
-// error for `expect fail`, and the annotations the `expect` lines ask about.
+// result series and values (relative tolerance 1e-6, NaN equal to NaN; native
+// histograms compared as the reference does, compacted, their reset hint only
+// when the expected literal gives one), the error for `expect fail`, and the
+// annotations the `expect` lines ask about.
 // Instant cases are, as in the reference runner, also evaluated with every
 // selector pinned by `@ <eval time>` at other evaluation times (see
 // AtVariants); a case passes only when every evaluation does.
 //
-// Cases that need data the float-only storage cannot hold (native histograms,
-// start timestamps) are counted as skipped, not failed.
+// Cases that need start timestamps, which the storage does not hold, are
+// counted as skipped, not failed.
 //
 // Exit status: 0 when the run completed (the counts are the result), 1 when a
 // --min-pass threshold is not met, 2 on usage or I/O errors.
@@ -344,7 +346,8 @@ void CheckAnnotations(const EvalCmd& ev, const pq::QueryResult& r, Issues* is) {
 std::string PointsText(const std::vector<pq::Point>& ps, size_t max = 8) {
   std::string out;
   for (size_t i = 0; i < ps.size() && i < max; i++)
-    out += (i ? " " : "") + FormatValue(ps[i].v) + "@" + FormatMs(ps[i].t);
+    out += (i ? " " : "") + (ps[i].h ? HistogramString(*ps[i].h) : FormatValue(ps[i].v)) + "@" +
+           FormatMs(ps[i].t);
   if (ps.size() > max) out += " ... (" + std::to_string(ps.size()) + " points)";
   return out.empty() ? "(no points)" : out;
 }
@@ -369,6 +372,7 @@ void CompareMatrix(const EvalCmd& ev, const pq::Matrix& m, Grid g, Issues* is) {
     }
     seen[s.metric] = true;
     std::vector<pq::Point> want;
+    std::vector<bool> hint_set;  // per expected histogram point
     bool overflow = false;
     for (size_t i = 0; i < it->second->values.size(); i++) {
       int64_t t = g.start + static_cast<int64_t>(i) * g.step;
@@ -378,6 +382,10 @@ void CompareMatrix(const EvalCmd& ev, const pq::Matrix& m, Grid g, Issues* is) {
       }
       const SeqValue& v = it->second->values[i];
       if (v.kind == SeqValue::Kind::kFloat) want.push_back({t, v.v});
+      if (v.kind == SeqValue::Kind::kHistogram) {
+        want.push_back({t, 0, v.fh});
+        hint_set.push_back(v.HintSet());
+      }
     }
     if (overflow) {
       is->Add("expected " + std::to_string(it->second->values.size()) + " points for " +
@@ -387,9 +395,15 @@ void CompareMatrix(const EvalCmd& ev, const pq::Matrix& m, Grid g, Issues* is) {
     bool stale = false;
     for (const auto& p : s.points) stale |= IsStaleNaN(p.v);
     if (stale) is->Add("staleness marker in the result for " + s.metric.String());
-    bool same = want.size() == s.points.size();
-    for (size_t i = 0; same && i < want.size(); i++)
-      same = want[i].t == s.points[i].t && AlmostEqual(want[i].v, s.points[i].v);
+    // As the reference: the float points and the histogram points each in order.
+    std::vector<const pq::Point*> wf, wh, gf, gh;
+    for (const auto& p : want) (p.h ? wh : wf).push_back(&p);
+    for (const auto& p : s.points) (p.h ? gh : gf).push_back(&p);
+    bool same = wf.size() == gf.size() && wh.size() == gh.size();
+    for (size_t i = 0; same && i < wf.size(); i++)
+      same = wf[i]->t == gf[i]->t && AlmostEqual(wf[i]->v, gf[i]->v);
+    for (size_t i = 0; same && i < wh.size(); i++)
+      same = wh[i]->t == gh[i]->t && HistogramsAlmostEqual(*wh[i]->h, *gh[i]->h, hint_set[i]);
     if (!same)
       is->Add(s.metric.String() + ": expected " + PointsText(want) + ", got " +
               PointsText(s.points));
@@ -411,7 +425,8 @@ void CompareVector(const EvalCmd& ev, const pq::Vector& v, Issues* is) {
     const auto& s = v[pos];
     auto it = exp.find(s.metric);
     if (it == exp.end()) {
-      is->Add("unexpected series " + s.metric.String() + " " + FormatValue(s.v));
+      is->Add("unexpected series " + s.metric.String() + " " +
+              (s.h ? HistogramString(*s.h) : FormatValue(s.v)));
       continue;
     }
     seen[s.metric] = true;
@@ -419,7 +434,12 @@ void CompareVector(const EvalCmd& ev, const pq::Vector& v, Issues* is) {
       is->Add(s.metric.String() + " at position " + std::to_string(pos + 1) + ", expected at " +
               std::to_string(it->second.first + 1));
     const SeqValue& want = it->second.second->values[0];
-    if (IsStaleNaN(s.v)) {
+    if (s.h) {
+      if (want.kind != SeqValue::Kind::kHistogram ||
+          !HistogramsAlmostEqual(*want.fh, *s.h, want.HintSet()))
+        is->Add(s.metric.String() + ": expected " + FormatSeq({want}) + ", got " +
+                HistogramString(*s.h));
+    } else if (IsStaleNaN(s.v)) {
       is->Add("staleness marker in the result for " + s.metric.String());
     } else if (want.kind != SeqValue::Kind::kFloat || !AlmostEqual(want.v, s.v)) {
       is->Add(s.metric.String() + ": expected " + FormatSeq({want}) + ", got " + FormatValue(s.v));
@@ -476,7 +496,6 @@ std::string Check(const EvalCmd& ev, const Result<pq::QueryResult>& r, const pq:
 
 struct FileState {
   std::unique_ptr<Storage> storage = NewStorage();
-  std::vector<Labels> histogram_series;
   std::vector<Labels> start_ts_series;
 };
 
@@ -514,12 +533,10 @@ class Runner {
   CaseResult Run(const EvalCmd& ev, FileState& fs) {
     if (!ev.broken.empty())
       return {Verdict::kFail, "    - test case not understood: " + ev.broken + "\n"};
-    if (ev.ExpectsHistogram()) return {Verdict::kSkipHistogram, ""};
     auto parsed = pq::Parse(ev.expr);
     if (parsed.ok()) {
       std::vector<const pq::VectorSelector*> sels;
       CollectSelectors(**parsed, &sels);
-      if (Touches(sels, fs.histogram_series)) return {Verdict::kSkipHistogram, ""};
       if (Touches(sels, fs.start_ts_series)) return {Verdict::kSkipStartTs, ""};
     }
     return ev.is_range ? RunRange(ev, fs) : RunInstant(ev, fs, parsed.ok());
@@ -605,7 +622,7 @@ class Runner {
     mid.type = pq::ValueType::kVector;
     for (const auto& s : r->matrix)
       for (const auto& p : s.points)
-        if (p.t == t) mid.vector.push_back({s.metric, p.t, p.v});
+        if (p.t == t) mid.vector.push_back({s.metric, p.t, p.v, p.h});
     if (instant.type == pq::ValueType::kScalar) {
       mid.type = pq::ValueType::kScalar;
       mid.scalar = {t, mid.vector.empty() ? std::nan("") : mid.vector[0].v};
@@ -642,8 +659,6 @@ FileCounts RunFile(const TestFile& f, Runner& runner, const Options& opts) {
       Status s = LoadInto(*l, *fs.storage, &st);
       if (!s.ok() && opts.verbose)
         std::printf("LOAD FAILED %s:%d: %s\n", f.name.c_str(), l->line, s.message().c_str());
-      fs.histogram_series.insert(fs.histogram_series.end(), st.histogram_series.begin(),
-                                 st.histogram_series.end());
       fs.start_ts_series.insert(fs.start_ts_series.end(), st.start_ts_series.begin(),
                                 st.start_ts_series.end());
     } else if (const auto* ev = std::get_if<EvalCmd>(&cmd)) {

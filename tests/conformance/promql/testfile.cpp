@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -207,6 +209,42 @@ Result<std::shared_ptr<const HistogramLiteral>> ParseHistogram(std::string_view 
   *used = end + 2;
   return std::shared_ptr<const HistogramLiteral>(std::move(h));
 }
+
+}  // namespace
+
+FloatHistogram ToFloatHistogram(const HistogramLiteral& lit) {
+  FloatHistogram h;
+  auto scalar = [&](const char* k, double def) {
+    auto it = lit.scalars.find(k);
+    return it == lit.scalars.end() ? def : it->second;
+  };
+  h.schema = static_cast<int32_t>(scalar("schema", 0));
+  h.sum = scalar("sum", 0);
+  h.count = scalar("count", 0);
+  h.zero_count = scalar("z_bucket", 0);
+  h.zero_threshold = scalar("z_bucket_w", 0);
+  auto list = [&](const char* k) {
+    auto it = lit.lists.find(k);
+    return it == lit.lists.end() ? std::vector<double>{} : it->second;
+  };
+  h.positive_buckets = list("buckets");
+  if (!h.positive_buckets.empty())
+    h.positive_spans.push_back({static_cast<int32_t>(scalar("offset", 0)),
+                                static_cast<uint32_t>(h.positive_buckets.size())});
+  h.negative_buckets = list("n_buckets");
+  if (!h.negative_buckets.empty())
+    h.negative_spans.push_back({static_cast<int32_t>(scalar("n_offset", 0)),
+                                static_cast<uint32_t>(h.negative_buckets.size())});
+  h.custom_values = list("custom_values");
+  const std::string& hint = lit.counter_reset_hint;
+  h.counter_reset_hint = hint == "reset"       ? CounterResetHint::kCounterReset
+                         : hint == "not_reset" ? CounterResetHint::kNotCounterReset
+                         : hint == "gauge"     ? CounterResetHint::kGauge
+                                               : CounterResetHint::kUnknown;
+  return h;
+}
+
+namespace {
 
 // "xN" at the start of s: the repeat count.
 size_t ScanRepeat(std::string_view s, int64_t* n) {
@@ -669,6 +707,7 @@ Result<std::vector<SeqValue>> ParseSequence(std::string_view s, bool durations) 
       SeqValue hv;
       hv.kind = SeqValue::Kind::kHistogram;
       hv.h = *h;
+      hv.fh = std::make_shared<const FloatHistogram>(ToFloatHistogram(**h));
       int64_t n = 0;
       size_t r;
       if ((r = ScanRepeat(rest, &n))) {
@@ -676,15 +715,28 @@ Result<std::vector<SeqValue>> ParseSequence(std::string_view s, bool durations) 
         rest = rest.substr(r);
       } else if (!rest.empty() && (rest[0] == '+' || rest[0] == '-') &&
                  StartsWith(rest.substr(1), "{{")) {
-        // {{a}}+{{b}}xN: N+1 histograms a, a+b, ... The runner never computes
-        // with histograms, so every point keeps the base literal.
+        // {{a}}+{{b}}xN: N+1 histograms a, a+b, a+2b, ... (added the way
+        // Prometheus adds histograms, reset hints included).
+        const bool minus = rest[0] == '-';
         size_t used2 = 0;
         auto inc = ParseHistogram(rest.substr(1), &used2);
         if (!inc.ok()) return inc.status();
+        FloatHistogram step = ToFloatHistogram(**inc);
         rest = rest.substr(1 + used2);
         if (!(r = ScanRepeat(rest, &n))) return Invalid("expected xN after histogram increment");
         rest = rest.substr(r);
-        for (int64_t k = 0; k <= n; k++) out.push_back(hv);
+        out.push_back(hv);
+        FloatHistogram cur = *hv.fh;
+        for (int64_t k = 1; k <= n; k++) {
+          if (cur.schema > step.schema && !cur.UsesCustomBuckets())
+            return Invalid("error combining histograms: cannot merge from schema " +
+                           std::to_string(cur.schema) + " to " + std::to_string(step.schema));
+          HistogramOpInfo info = minus ? HistogramSub(cur, step) : HistogramAdd(cur, step);
+          if (info.incompatible) return Invalid("error combining histograms: incompatible schemas");
+          SeqValue next = hv;
+          next.fh = std::make_shared<const FloatHistogram>(cur);
+          out.push_back(std::move(next));
+        }
       } else {
         out.push_back(hv);
       }
@@ -907,14 +959,55 @@ std::unique_ptr<tsdb::Head> NewMemoryHead() {
   return std::move(*h);
 }
 
+namespace {
+
+// load_with_nhcb: one classic histogram (x_bucket{le=..}, x_count, x_sum)
+// at one timestamp, collected series by series.
+struct TempHistogram {
+  std::map<double, double> buckets;  // le -> cumulative count
+  std::optional<double> count, sum;
+};
+
+// The native histogram with custom buckets a classic one converts to, as
+// Prometheus's convertnhcb does: the +Inf bucket is added when missing (with
+// the count, or the highest bucket's count), bucket counts become the
+// differences of the cumulative ones.
+std::optional<FloatHistogram> ConvertNhcb(const TempHistogram& t) {
+  std::vector<std::pair<double, double>> b(t.buckets.begin(), t.buckets.end());
+  double count = t.count.value_or(0);
+  if (b.empty() || !std::isinf(b.back().first)) {
+    if (!t.count && !b.empty()) count = b.back().second;
+    b.push_back({std::numeric_limits<double>::infinity(), count});
+  }
+  if (!t.count) count = b.back().second;
+  FloatHistogram h;
+  h.schema = kCustomBucketsSchema;
+  h.count = count;
+  h.sum = t.sum.value_or(0);
+  double prev = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i + 1 < b.size()) h.custom_values.push_back(b[i].first);
+    double c = b[i].second - prev;
+    if (c < 0) return std::nullopt;  // not cumulative: Prometheus refuses it
+    h.positive_buckets.push_back(c);
+    prev = b[i].second;
+  }
+  h.positive_spans.push_back({0, static_cast<uint32_t>(h.positive_buckets.size())});
+  HistogramCompact(h);
+  return h;
+}
+
+}  // namespace
+
 Status LoadInto(const LoadCmd& load, Storage& storage, LoadStats* stats) {
   auto app = storage.NewAppender();
-  std::set<Labels> hist, st;
+  std::set<Labels> st;
   // A series given twice in one block is defined by its last line, as in the
   // reference (aggregators.test relies on it).
   std::map<std::pair<Labels, bool>, size_t> last;
   for (size_t k = 0; k < load.series.size(); k++)
     last[{load.series[k].labels, load.series[k].start_timestamps}] = k;
+  std::map<Labels, std::map<int64_t, TempHistogram>> nhcb;
   for (size_t idx = 0; idx < load.series.size(); idx++) {
     const SeriesDef& def = load.series[idx];
     if (last[{def.labels, def.start_timestamps}] != idx) continue;
@@ -922,31 +1015,69 @@ Status LoadInto(const LoadCmd& load, Storage& storage, LoadStats* stats) {
       st.insert(def.labels);
       continue;
     }
+    // For load_with_nhcb, what this series contributes to a classic histogram.
+    std::optional<Labels> nh = load.with_nhcb ? NhcbSeriesFor(def.labels) : std::nullopt;
+    std::string_view name = def.labels.Name();
+    auto ends = [&](std::string_view suf) {
+      return name.size() > suf.size() && name.substr(name.size() - suf.size()) == suf;
+    };
+    double le = 0;
+    if (nh && ends("_bucket")) ScanFloat(def.labels.Get("le"), true, &le);
     bool any = false;
+    const FloatHistogram* prev = nullptr;  // the histogram before, for reset hints
     for (size_t k = 0; k < def.values.size(); k++) {
       const SeqValue& v = def.values[k];
       int64_t t = static_cast<int64_t>(k) * load.interval_ms;
-      if (v.kind == SeqValue::Kind::kHistogram) {
-        hist.insert(def.labels);
-        continue;
-      }
       if (v.kind == SeqValue::Kind::kOmitted) continue;
-      Status s = app->Append(def.labels, t, v.kind == SeqValue::Kind::kStale ? StaleNaN() : v.v);
+      Status s;
+      if (v.kind == SeqValue::Kind::kHistogram) {
+        // The reset hints Prometheus's TSDB would hand out when reading back.
+        FloatHistogram h = *v.fh;
+        h.counter_reset_hint = StoredCounterResetHint(prev, *v.fh);
+        prev = v.fh.get();
+        s = app->AppendHistogram(def.labels, t, h);
+        stats->histograms++;
+      } else {
+        prev = nullptr;
+        s = app->Append(def.labels, t, v.kind == SeqValue::Kind::kStale ? StaleNaN() : v.v);
+        stats->samples++;
+        if (nh && v.kind == SeqValue::Kind::kFloat) {
+          TempHistogram& th = nhcb[*nh][t];
+          if (ends("_bucket")) {
+            th.buckets[le] = v.v;
+          } else if (ends("_count")) {
+            th.count = v.v;
+          } else {
+            th.sum = v.v;
+          }
+        }
+      }
       if (!s.ok()) {
         app->Rollback();
         return Status(s.code(), "line " + std::to_string(def.line) + ": " + s.message());
       }
-      stats->samples++;
       any = true;
     }
     stats->series += any;
-    if (load.with_nhcb) {
-      if (auto nh = NhcbSeriesFor(def.labels)) hist.insert(*nh);
+  }
+  for (const auto& [ls, by_t] : nhcb) {
+    std::optional<FloatHistogram> prev;
+    for (const auto& [t, th] : by_t) {
+      auto h = ConvertNhcb(th);
+      if (!h) continue;
+      FloatHistogram stored = *h;
+      stored.counter_reset_hint = StoredCounterResetHint(prev ? &*prev : nullptr, *h);
+      prev = std::move(h);
+      Status s = app->AppendHistogram(ls, t, stored);
+      if (!s.ok()) {
+        app->Rollback();
+        return Status(s.code(), "nhcb " + ls.String() + ": " + s.message());
+      }
+      stats->histograms++;
     }
   }
   Status s = app->Commit();
   if (!s.ok()) return s;
-  stats->histogram_series.insert(stats->histogram_series.end(), hist.begin(), hist.end());
   stats->start_ts_series.insert(stats->start_ts_series.end(), st.begin(), st.end());
   return Status::Ok();
 }
@@ -979,7 +1110,7 @@ std::string FormatSeq(const std::vector<SeqValue>& vs, size_t max_items) {
         out += "stale";
         break;
       case SeqValue::Kind::kHistogram:
-        out += vs[i].h->text;
+        out += vs[i].fh ? HistogramString(*vs[i].fh) : vs[i].h->text;
         break;
     }
   }

@@ -21,9 +21,8 @@
 
 namespace berth::monitor::conformance {
 
-// A native histogram literal `{{schema:1 sum:3 count:22 buckets:[5 10 7]}}`.
-// The storage holds floats only for now, so these are parsed (to reject
-// malformed files) and kept, but never computed with.
+// A native histogram literal `{{schema:1 sum:3 count:22 buckets:[5 10 7]}}`,
+// as written (for messages) and as parsed.
 struct HistogramLiteral {
   std::string text;                                  // as written, for messages
   std::map<std::string, double> scalars;             // schema, sum, count, z_bucket, offset, ...
@@ -37,8 +36,14 @@ struct SeqValue {
   enum class Kind { kFloat, kOmitted, kStale, kHistogram };
   Kind kind = Kind::kFloat;
   double v = 0;
-  std::shared_ptr<const HistogramLiteral> h;
+  std::shared_ptr<const HistogramLiteral> h;  // kHistogram: the literal (of the base)
+  HistogramPtr fh;                            // kHistogram: the value at this point
+  // Whether the literal gave a counter_reset_hint (then results must match it).
+  bool HintSet() const { return h && !h->counter_reset_hint.empty(); }
 };
+
+// The histogram a literal describes.
+FloatHistogram ToFloatHistogram(const HistogramLiteral& lit);
 
 // Expands a point sequence ("0+10x3 _ stale {{count:1}}x2"). With
 // `durations`, values are Prometheus durations ("-30s-1mx2"), as on the
@@ -136,17 +141,16 @@ TestFile ParseTestFile(std::string name, std::string_view text);
 // What a load put into the storage, and which series it could not put there.
 struct LoadStats {
   int64_t series = 0;
-  int64_t samples = 0;  // floats and staleness markers appended
-  // Series with native histogram points (written, or derived by
-  // load_with_nhcb): a float storage cannot hold them.
-  std::vector<Labels> histogram_series;
+  int64_t samples = 0;     // floats and staleness markers appended
+  int64_t histograms = 0;  // native histogram samples appended (NHCB included)
   // Series with start timestamps (`series@st` lines).
   std::vector<Labels> start_ts_series;
 };
 
-// Appends the load's float samples and staleness markers (sample i at
-// i*interval) in one batch. Histogram points and start timestamps are only
-// reported in `stats`.
+// Appends the load's samples (sample i at i*interval) in one batch: floats,
+// staleness markers, native histograms, and for load_with_nhcb the classic
+// histograms converted to native histograms with custom buckets. Start
+// timestamps are only reported in `stats`.
 Status LoadInto(const LoadCmd& load, Storage& storage, LoadStats* stats);
 
 // The storage the cases load into: the real TSDB head, in memory (no WAL, no
