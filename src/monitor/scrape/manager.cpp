@@ -114,6 +114,7 @@ struct Loop {
   // The last committed scrape: its series (CacheEntry::appended) get
   // staleness markers when they disappear. 0: none to mark.
   uint64_t last_ok_iter = 0;
+  size_t last_ok_appended = 0;  // how many series that scrape stored
   // Metadata as the scrapes see it, updated in place (no allocation when
   // nothing changed); published to `metadata` after a successful scrape
   // that changed it.
@@ -541,6 +542,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
   app->Reserve(l.order.size());  // about as many series as last time
   const uint64_t iter = ++l.iter;
   std::vector<CacheEntry*> appended;  // marked only once the batch commits
+  size_t still_there = 0;             // series the last scrape stored that this one lists again
   appended.reserve(l.order.size());
   std::string name_buf, text_buf;
   // The family's metadata entry, marked seen by this scrape; a field this
@@ -585,6 +587,9 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     }
     ++*scraped;
     const size_t pos = static_cast<size_t>(*scraped - 1);
+    // The next entries' nodes and texts are read soon: fetch them now.
+    if (pos + 2 < l.order.size()) __builtin_prefetch(l.order[pos + 2]);
+    if (pos + 1 < l.order.size()) __builtin_prefetch(l.order[pos + 1]->first.data());
     SeriesCache::value_type* entry = nullptr;
     SeriesCache::iterator it;
     bool fresh = false;
@@ -631,6 +636,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     } else {
       l.order.push_back(entry);
     }
+    if (ce.seen != iter && l.last_ok_iter != 0 && ce.appended == l.last_ok_iter) ++still_there;
     ce.seen = iter;
     if (ce.dropped) continue;
     ++*post;
@@ -644,23 +650,24 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
                      ", number of labels: " + std::to_string(ce.labels.size()) +
                      ", limit: " + std::to_string(cfg.label_limit) + ")");
     }
-    const bool length_limits = cfg.label_name_length_limit > 0 || cfg.label_value_length_limit > 0;
-    for (const auto& lab : ce.labels) {
-      if (!length_limits) break;
-      if (cfg.label_name_length_limit > 0 &&
-          static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
-        app->Rollback();
-        return Invalid("label_name_length_limit exceeded (metric: " +
-                       std::string(ce.labels.Name()) + ", label name: " + lab.name +
-                       ", limit: " + std::to_string(cfg.label_name_length_limit) + ")");
-      }
-      if (cfg.label_value_length_limit > 0 &&
-          static_cast<int64_t>(lab.value.size()) > cfg.label_value_length_limit) {
-        app->Rollback();
-        return Invalid(
-            "label_value_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
-            ", label name: " + lab.name + ", value: " + QuoteString(lab.value) +
-            ", limit: " + std::to_string(cfg.label_value_length_limit) + ")");
+    // Only when set: reading the labels is a cache miss per sample.
+    if (cfg.label_name_length_limit > 0 || cfg.label_value_length_limit > 0) {
+      for (const auto& lab : ce.labels) {
+        if (cfg.label_name_length_limit > 0 &&
+            static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
+          app->Rollback();
+          return Invalid("label_name_length_limit exceeded (metric: " +
+                         std::string(ce.labels.Name()) + ", label name: " + lab.name +
+                         ", limit: " + std::to_string(cfg.label_name_length_limit) + ")");
+        }
+        if (cfg.label_value_length_limit > 0 &&
+            static_cast<int64_t>(lab.value.size()) > cfg.label_value_length_limit) {
+          app->Rollback();
+          return Invalid(
+              "label_value_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
+              ", label name: " + lab.name + ", value: " + QuoteString(lab.value) +
+              ", limit: " + std::to_string(cfg.label_value_length_limit) + ")");
+        }
       }
     }
     int64_t t = ts;
@@ -675,8 +682,9 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     if (app->AppendCached(&ce.ref, ce.labels, t, p.value()).ok() && !ce.explicit_ts)
       appended.push_back(&ce);
   }
-  // Series of the last scrape that are gone now get a staleness marker.
-  if (l.last_ok_iter != 0)
+  // Series of the last scrape that are gone now get a staleness marker
+  // (a walk over the whole cache, skipped when all of them are still here).
+  if (l.last_ok_iter != 0 && still_there != l.last_ok_appended)
     for (auto& [_, ce] : l.cache)
       if (!ce.dropped && ce.seen != iter && ce.appended == l.last_ok_iter)
         (void)app->AppendCached(&ce.ref, ce.labels, ts, StaleNaN());
@@ -684,6 +692,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
   // stays the set to mark stale.
   BERTH_RETURN_IF_ERROR(app->Commit());
   for (CacheEntry* ce : appended) ce->appended = iter;
+  l.last_ok_appended = appended.size();
   // Families gone from the exposition, and fields no longer given.
   for (auto it = l.meta_scratch.begin(); it != l.meta_scratch.end();) {
     FamilyMeta& m = it->second;

@@ -37,16 +37,22 @@ XorChunk XorChunk::FromBytes(std::string bytes) {
 }
 
 void XorChunk::WriteBits(uint64_t v, int nbits) {
-  while (nbits > 0) {
-    if (free_bits_ == 0) {
-      b_.push_back('\0');
-      free_bits_ = 8;
-    }
+  if (nbits < 64) v &= (uint64_t{1} << nbits) - 1;
+  // Top up the last byte, then whole bytes, then the start of a new one.
+  if (free_bits_ > 0 && nbits > 0) {
     int take = nbits < free_bits_ ? nbits : free_bits_;
     unsigned bits = static_cast<unsigned>(v >> (nbits - take)) & ((1u << take) - 1);
     b_.back() = static_cast<char>(static_cast<uint8_t>(b_.back()) | (bits << (free_bits_ - take)));
     free_bits_ -= take;
     nbits -= take;
+  }
+  while (nbits >= 8) {
+    nbits -= 8;
+    b_.push_back(static_cast<char>(static_cast<uint8_t>(v >> nbits)));
+  }
+  if (nbits > 0) {
+    b_.push_back(static_cast<char>(static_cast<uint8_t>(v << (8 - nbits))));
+    free_bits_ = 8 - nbits;
   }
 }
 

@@ -28,23 +28,17 @@ struct HeadChunk {
 // (AppendCached), which then checks `removed` (see GarbageCollect).
 class MemSeries {
  public:
-  MemSeries(uint64_t r, Labels ls, uint64_t h) : ref(r), labels(std::move(ls)), hash(h) {}
+  MemSeries(uint64_t r, Labels ls) : ref(r), labels(std::move(ls)) {}
 
   const uint64_t ref;
-  const Labels labels;
-  const uint64_t hash;
+  const Labels labels;  // its Hash() is computed once, as the head looks series up by it
 
   std::mutex mu;
   std::vector<HeadChunk> chunks;  // ascending, non-overlapping
   // Accepted out-of-order samples, sorted, none at a time present in chunks.
   std::vector<Sample> ooo;
-  // Native histogram samples, in and out of order alike, sorted; no
-  // timestamp here is also held by chunks or ooo. Kept uncompressed: the
-  // head holds few of them next to floats.
-  std::vector<HistogramSample> hists;
   int64_t max_t = kNoTime;  // newest in-order sample (of either kind) ever appended
   uint64_t last_v = 0;      // its value bits, when a float
-  HistogramPtr last_h;      // it, when a histogram
   int64_t samples = 0;
   bool logged = false;  // a series record for ref is in the WAL
   std::atomic<int> pins{0};
@@ -53,16 +47,45 @@ class MemSeries {
   // up again.
   std::atomic<bool> removed{false};
 
-  bool empty() const { return chunks.empty() && ooo.empty() && hists.empty(); }
+  // Native histogram samples, in and out of order alike, sorted; no
+  // timestamp here is also held by chunks or ooo. Kept uncompressed, and
+  // allocated only for series that have histograms: most have none.
+  const std::vector<HistogramSample>& hists() const {
+    static const std::vector<HistogramSample> kNone;
+    return hist_ ? hist_->samples : kNone;
+  }
+  std::vector<HistogramSample>& mutable_hists() { return State().samples; }
+  // The newest in-order sample when it is a histogram, else null.
+  const HistogramPtr& last_h() const {
+    static const HistogramPtr kNull;
+    return hist_ ? hist_->last : kNull;
+  }
+  void set_last_h(HistogramPtr h) {
+    if (h != nullptr || hist_ != nullptr) State().last = std::move(h);
+  }
+
+ private:
+  struct HistState {
+    std::vector<HistogramSample> samples;
+    HistogramPtr last;
+  };
+  HistState& State() {
+    if (hist_ == nullptr) hist_ = std::make_unique<HistState>();
+    return *hist_;
+  }
+  std::unique_ptr<HistState> hist_;
+
+ public:
+  bool empty() const { return chunks.empty() && ooo.empty() && hists().empty(); }
   int64_t DataMinT() const {
     int64_t t = chunks.empty() ? kMaxTime : chunks.front().min_t;
     if (!ooo.empty()) t = std::min(t, ooo.front().t);
-    return hists.empty() ? t : std::min(t, hists.front().t);
+    return hists().empty() ? t : std::min(t, hists().front().t);
   }
   int64_t DataMaxT() const {
     int64_t t = chunks.empty() ? kNoTime : chunks.back().max_t;
     if (!ooo.empty()) t = std::max(t, ooo.back().t);
-    return hists.empty() ? t : std::max(t, hists.back().t);
+    return hists().empty() ? t : std::max(t, hists().back().t);
   }
 };
 
@@ -110,9 +133,9 @@ std::optional<uint64_t> ValueAt(const MemSeries& s, int64_t t) {
 }
 
 std::vector<HistogramSample>::const_iterator HistAt(const MemSeries& s, int64_t t) {
-  auto it = std::lower_bound(s.hists.begin(), s.hists.end(), t,
+  auto it = std::lower_bound(s.hists().begin(), s.hists().end(), t,
                              [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
-  return it != s.hists.end() && it->t == t ? it : s.hists.end();
+  return it != s.hists().end() && it->t == t ? it : s.hists().end();
 }
 
 AddResult Check(const MemSeries& s, int64_t t, double v, const SampleRules& r) {
@@ -120,14 +143,22 @@ AddResult Check(const MemSeries& s, int64_t t, double v, const SampleRules& r) {
   if (s.max_t == kNoTime || t > s.max_t) return AddResult::kAdded;
   uint64_t bits = std::bit_cast<uint64_t>(v);
   if (t == s.max_t) {
-    if (s.last_h != nullptr) return AddResult::kDuplicate;
+    if (s.last_h() != nullptr) return AddResult::kDuplicate;
     return bits == s.last_v ? AddResult::kSame : AddResult::kDuplicate;
   }
   if (!r.any_order && s.max_t - t > r.ooo_window) return AddResult::kOutOfOrder;
-  if (HistAt(s, t) != s.hists.end()) return AddResult::kDuplicate;
+  if (HistAt(s, t) != s.hists().end()) return AddResult::kDuplicate;
   auto old = ValueAt(s, t);
   if (!old) return AddResult::kAdded;
   return *old == bits ? AddResult::kSame : AddResult::kDuplicate;
+}
+
+// Equal but for the counter reset hint, which the head sets itself.
+bool SameHistogram(const FloatHistogram& stored, const FloatHistogram& h) {
+  if (stored.counter_reset_hint == h.counter_reset_hint) return stored == h;
+  FloatHistogram x = stored;
+  x.counter_reset_hint = h.counter_reset_hint;
+  return x == h;
 }
 
 // Check's counterpart for a histogram sample.
@@ -136,10 +167,11 @@ AddResult CheckHistogram(const MemSeries& s, int64_t t, const FloatHistogram& h,
   if (t < r.min_valid) return AddResult::kOutOfBounds;
   if (s.max_t == kNoTime || t > s.max_t) return AddResult::kAdded;
   if (t == s.max_t)
-    return s.last_h != nullptr && *s.last_h == h ? AddResult::kSame : AddResult::kDuplicate;
+    return s.last_h() != nullptr && SameHistogram(*s.last_h(), h) ? AddResult::kSame
+                                                                  : AddResult::kDuplicate;
   if (!r.any_order && s.max_t - t > r.ooo_window) return AddResult::kOutOfOrder;
-  if (auto it = HistAt(s, t); it != s.hists.end())
-    return *it->h == h ? AddResult::kSame : AddResult::kDuplicate;
+  if (auto it = HistAt(s, t); it != s.hists().end())
+    return SameHistogram(*it->h, h) ? AddResult::kSame : AddResult::kDuplicate;
   return ValueAt(s, t) ? AddResult::kDuplicate : AddResult::kAdded;
 }
 
@@ -191,16 +223,16 @@ void Collect(const MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>
 
 void CollectHistograms(const MemSeries& s, int64_t mint, int64_t maxt,
                        std::vector<HistogramSample>* out) {
-  auto it = std::lower_bound(s.hists.begin(), s.hists.end(), mint,
+  auto it = std::lower_bound(s.hists().begin(), s.hists().end(), mint,
                              [](const HistogramSample& a, int64_t t) { return a.t < t; });
-  for (; it != s.hists.end() && it->t <= maxt; ++it) out->push_back(*it);
+  for (; it != s.hists().end() && it->t <= maxt; ++it) out->push_back(*it);
 }
 
 bool HasSampleIn(const MemSeries& s, int64_t mint, int64_t maxt) {
   if (s.empty() || s.DataMaxT() < mint || s.DataMinT() > maxt) return false;
-  auto h = std::lower_bound(s.hists.begin(), s.hists.end(), mint,
+  auto h = std::lower_bound(s.hists().begin(), s.hists().end(), mint,
                             [](const HistogramSample& a, int64_t t) { return a.t < t; });
-  if (h != s.hists.end() && h->t <= maxt) return true;
+  if (h != s.hists().end() && h->t <= maxt) return true;
   for (const HeadChunk& c : s.chunks) {
     if (c.max_t < mint || c.min_t > maxt) continue;
     if (c.min_t >= mint || c.max_t <= maxt) return true;  // an end inside the range
@@ -252,7 +284,7 @@ AddResult Add(MemSeries& s, int64_t t, double v, const SampleRules& r, const Chu
     cutter.Append(s.chunks, t, v);
     s.max_t = t;
     s.last_v = std::bit_cast<uint64_t>(v);
-    s.last_h = nullptr;
+    s.set_last_h(nullptr);
   } else {
     auto at = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
                                [](const Sample& a, int64_t tt) { return a.t < tt; });
@@ -268,13 +300,24 @@ AddResult AddHistogram(MemSeries& s, int64_t t, const HistogramPtr& h, const Sam
   AddResult res = CheckHistogram(s, t, *h, r);
   if (res != AddResult::kAdded) return res;
   if (s.max_t == kNoTime || t > s.max_t) {
-    s.hists.push_back({t, h});
+    // The hint Prometheus's TSDB hands out: not a reset after a histogram it
+    // continues, unknown at the start of a run or after a reset. Replay
+    // sees the same sequence and sets the same hints.
+    HistogramPtr stored = h;
+    CounterResetHint hint = StoredCounterResetHint(s.last_h().get(), *h);
+    if (hint != h->counter_reset_hint) {
+      auto c = std::make_shared<FloatHistogram>(*h);
+      c->counter_reset_hint = hint;
+      stored = std::move(c);
+    }
+    s.mutable_hists().push_back({t, stored});
     s.max_t = t;
-    s.last_h = h;
+    s.set_last_h(std::move(stored));
   } else {
-    auto at = std::lower_bound(s.hists.begin(), s.hists.end(), t,
+    auto& hists = s.mutable_hists();
+    auto at = std::lower_bound(hists.begin(), hists.end(), t,
                                [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
-    s.hists.insert(at, HistogramSample{t, h});
+    hists.insert(at, HistogramSample{t, h});
   }
   ++s.samples;
   return AddResult::kAdded;
@@ -309,10 +352,13 @@ int64_t DropOlder(MemSeries& s, int64_t t, const ChunkCutter& cutter) {
                                [](const Sample& a, int64_t tt) { return a.t < tt; });
   s.samples -= keep - s.ooo.begin();
   s.ooo.erase(s.ooo.begin(), keep);
-  auto hkeep = std::lower_bound(s.hists.begin(), s.hists.end(), t,
-                                [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
-  s.samples -= hkeep - s.hists.begin();
-  s.hists.erase(s.hists.begin(), hkeep);
+  if (!s.hists().empty()) {
+    auto& hists = s.mutable_hists();
+    auto hkeep = std::lower_bound(hists.begin(), hists.end(), t,
+                                  [](const HistogramSample& a, int64_t tt) { return a.t < tt; });
+    s.samples -= hkeep - hists.begin();
+    hists.erase(hists.begin(), hkeep);
+  }
   return before - s.samples;
 }
 
@@ -334,7 +380,7 @@ int64_t DataBytes(const MemSeries& s) {
   int64_t n = 0;
   for (const HeadChunk& c : s.chunks) n += static_cast<int64_t>(c.chunk.Bytes().size());
   n += static_cast<int64_t>(s.ooo.size() * sizeof(Sample));
-  for (const HistogramSample& x : s.hists) {
+  for (const HistogramSample& x : s.hists()) {
     const FloatHistogram& h = *x.h;
     size_t doubles = h.positive_buckets.size() + h.negative_buckets.size() + h.custom_values.size();
     size_t spans = h.positive_spans.size() + h.negative_spans.size();
@@ -837,8 +883,8 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& ls, uint64_t want_ref
   uint64_t hash = ls.Hash();
   HashStripe& hs = hash_stripes_[hash % kStripes];
   std::lock_guard lk(hs.mu);
-  auto& bucket = hs.by_hash[hash];
-  for (const auto& s : bucket) {
+  for (auto [it, end] = hs.by_hash.equal_range(hash); it != end; ++it) {
+    const auto& s = it->second;
     if (s->labels == ls) {
       if (pin) s->pins.fetch_add(1);
       *created = false;
@@ -853,9 +899,9 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& ls, uint64_t want_ref
     while (cur <= ref && !next_ref_.compare_exchange_weak(cur, ref + 1)) {
     }
   }
-  auto s = std::make_shared<MemSeries>(ref, ls, hash);
+  auto s = std::make_shared<MemSeries>(ref, ls);
   if (pin) s->pins.fetch_add(1);
-  bucket.push_back(s);
+  hs.by_hash.emplace(hash, s);
   {
     RefStripe& rs = ref_stripes_[ref % kStripes];
     std::lock_guard rl(rs.mu);
@@ -875,9 +921,8 @@ std::shared_ptr<MemSeries> Head::Lookup(const Labels& ls, bool pin) {
   uint64_t hash = ls.Hash();
   HashStripe& hs = hash_stripes_[hash % kStripes];
   std::lock_guard lk(hs.mu);
-  auto it = hs.by_hash.find(hash);
-  if (it == hs.by_hash.end()) return nullptr;
-  for (const auto& s : it->second) {
+  for (auto [it, end] = hs.by_hash.equal_range(hash); it != end; ++it) {
+    const auto& s = it->second;
     if (s->labels == ls) {
       if (pin) s->pins.fetch_add(1);
       return s;
@@ -1103,19 +1148,19 @@ int64_t Head::GarbageCollect() {
   if (full) {
     for (HashStripe& hs : hash_stripes_) {
       std::lock_guard lk(hs.mu);
-      for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
-        std::erase_if(it->second, remove);
-        it = it->second.empty() ? hs.by_hash.erase(it) : std::next(it);
-      }
+      for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();)
+        it = remove(it->second) ? hs.by_hash.erase(it) : std::next(it);
     }
   } else {
     for (const auto& c : candidates) {
-      HashStripe& hs = hash_stripes_[c->hash % kStripes];
+      uint64_t hash = c->labels.Hash();
+      HashStripe& hs = hash_stripes_[hash % kStripes];
       std::lock_guard lk(hs.mu);
-      auto it = hs.by_hash.find(c->hash);
-      if (it == hs.by_hash.end()) continue;
-      std::erase_if(it->second, [&](const auto& s) { return s == c && remove(s); });
-      if (it->second.empty()) hs.by_hash.erase(it);
+      for (auto [it, end] = hs.by_hash.equal_range(hash); it != end; ++it) {
+        if (it->second != c) continue;
+        if (remove(c)) hs.by_hash.erase(it);
+        break;
+      }
     }
   }
   for (const auto& s : removed) {
@@ -1168,7 +1213,7 @@ Status Head::Checkpoint() {
         for (const HeadChunk& c : merged) chunks.emplace_back(c.chunk.Bytes());
       }
       hists.clear();
-      for (const HistogramSample& x : s->hists) hists.push_back({s->ref, x.t, x.h});
+      for (const HistogramSample& x : s->hists()) hists.push_back({s->ref, x.t, x.h});
     }
     BERTH_RETURN_IF_ERROR(cp->Add(rec));
     for (const std::string& c : chunks) {

@@ -129,7 +129,8 @@ class Head : public Storage {
   static constexpr size_t kStripes = 64;
   struct HashStripe {
     std::mutex mu;
-    std::unordered_map<uint64_t, std::vector<std::shared_ptr<MemSeries>>> by_hash;
+    // A multimap: label sets whose hashes collide share a key.
+    std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash;
   };
   struct RefStripe {
     mutable std::mutex mu;

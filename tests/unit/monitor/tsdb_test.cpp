@@ -865,8 +865,17 @@ TEST(HeadHistograms, StoredNextToFloatsInOneSeriesAndSurviveReplayAndCheckpoint)
     ASSERT_EQ(all[0].histograms.size(), 4u);
     EXPECT_EQ(all[0].histograms[0].t, 500);
     EXPECT_EQ(*all[0].histograms[0].h, Hist(9));
+    // The head sets counter reset hints as Prometheus's TSDB does: unknown
+    // at the start of a run of histograms, not a reset when one continues.
+    EXPECT_EQ(all[0].histograms[1].h->counter_reset_hint, CounterResetHint::kUnknown);
+    FloatHistogram second = *all[0].histograms[2].h;
+    EXPECT_EQ(second.counter_reset_hint, CounterResetHint::kNotCounterReset);
+    second.counter_reset_hint = CounterResetHint::kUnknown;
+    EXPECT_EQ(second, Hist(20));
     EXPECT_EQ(all[0].histograms[3].t, 3000);
-    EXPECT_EQ(*all[0].histograms[3].h, Hist(30, 3));
+    FloatHistogram third = *all[0].histograms[3].h;
+    third.counter_reset_hint = CounterResetHint::kUnknown;
+    EXPECT_EQ(third, Hist(30, 3));
     EXPECT_EQ(head.NumSamples(), 6);
   };
   {
