@@ -21,35 +21,22 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 using BucketMap = std::map<int32_t, double>;
 
-BucketMap ToMap(const std::vector<HistogramSpan>& spans, const std::vector<double>& buckets) {
-  BucketMap m;
+// Calls fn(index, count) for every bucket the spans lay out, in index order.
+template <class Fn>
+void ForEachBucket(const std::vector<HistogramSpan>& spans, const std::vector<double>& buckets,
+                   Fn&& fn) {
   int32_t idx = 0;
   size_t b = 0;
-  for (size_t s = 0; s < spans.size(); ++s) {
-    idx += spans[s].offset;
-    for (uint32_t k = 0; k < spans[s].length && b < buckets.size(); ++k, ++idx, ++b)
-      m[idx] += buckets[b];
+  for (const auto& sp : spans) {
+    idx += sp.offset;
+    for (uint32_t k = 0; k < sp.length && b < buckets.size(); ++k, ++idx, ++b) fn(idx, buckets[b]);
   }
-  return m;
 }
 
-// Spans and buckets of the non-empty buckets of m.
-void FromMap(const BucketMap& m, std::vector<HistogramSpan>* spans, std::vector<double>* buckets) {
-  spans->clear();
-  buckets->clear();
-  bool first = true;
-  int32_t next = 0;  // index after the last bucket written
-  for (const auto& [idx, c] : m) {
-    if (c == 0) continue;
-    if (!first && idx == next) {
-      spans->back().length++;
-    } else {
-      spans->push_back({first ? idx : idx - next, 1});
-    }
-    buckets->push_back(c);
-    next = idx + 1;
-    first = false;
-  }
+BucketMap ToMap(const std::vector<HistogramSpan>& spans, const std::vector<double>& buckets) {
+  BucketMap m;
+  ForEachBucket(spans, buckets, [&](int32_t idx, double c) { m[idx] += c; });
+  return m;
 }
 
 // Every bucket as (index, count), in index order.
@@ -62,24 +49,19 @@ std::vector<IndexedBucket> Expand(const std::vector<HistogramSpan>& spans,
                                   const std::vector<double>& buckets) {
   std::vector<IndexedBucket> out;
   out.reserve(buckets.size());
-  int32_t idx = 0;
-  size_t b = 0;
-  for (const auto& sp : spans) {
-    idx += sp.offset;
-    for (uint32_t k = 0; k < sp.length && b < buckets.size(); ++k, ++idx, ++b)
-      out.push_back({idx, buckets[b]});
-  }
+  ForEachBucket(spans, buckets, [&](int32_t idx, double c) { out.push_back({idx, c}); });
   return out;
 }
 
-// Spans and buckets of sorted (index, count) pairs, empty buckets dropped or
-// kept.
-void FromSorted(const std::vector<IndexedBucket>& v, bool drop_empty,
-                std::vector<HistogramSpan>* spans, std::vector<double>* buckets) {
+// Spans and buckets of (index, count) pairs in index order (a BucketMap or
+// IndexedBuckets), empty buckets dropped or kept.
+template <class Sorted>
+void FromSorted(const Sorted& v, bool drop_empty, std::vector<HistogramSpan>* spans,
+                std::vector<double>* buckets) {
   spans->clear();
   buckets->clear();
   bool first = true;
-  int32_t next = 0;
+  int32_t next = 0;  // index after the last bucket written
   for (const auto& [idx, c] : v) {
     if (drop_empty && c == 0) continue;
     if (!first && idx == next) {
@@ -91,6 +73,11 @@ void FromSorted(const std::vector<IndexedBucket>& v, bool drop_empty,
     next = idx + 1;
     first = false;
   }
+}
+
+// Spans and buckets of the non-empty buckets of m.
+void FromMap(const BucketMap& m, std::vector<HistogramSpan>* spans, std::vector<double>* buckets) {
+  FromSorted(m, true, spans, buckets);
 }
 
 // Exponential buckets at a lower resolution: `delta` halvings of the schema
@@ -171,20 +158,6 @@ bool SameBounds(const std::vector<double>& a, const std::vector<double>& b) {
   return true;
 }
 
-// Kahan–Neumaier step: returns sum + inc, accumulating the lost low-order
-// part in c.
-double Kahan(double inc, double sum, double& c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    c += (sum - t) + inc;
-  } else {
-    c += (inc - t) + sum;
-  }
-  return t;
-}
-
 // Whether two histograms have the same buckets at the same positions (so
 // that they add up bucket by bucket).
 bool SameLayout(const FloatHistogram& a, const FloatHistogram& b) {
@@ -193,6 +166,32 @@ bool SameLayout(const FloatHistogram& a, const FloatHistogram& b) {
          a.positive_buckets.size() == b.positive_buckets.size() &&
          a.negative_buckets.size() == b.negative_buckets.size() &&
          (!a.UsesCustomBuckets() || SameBounds(a.custom_values, b.custom_values));
+}
+
+// Gives the compensation `comp` h's schema, zero bucket, bounds and spans, so
+// that it follows h's layout (the caller fills in its buckets).
+void TakeLayout(FloatHistogram& comp, const FloatHistogram& h) {
+  comp.schema = h.schema;
+  comp.zero_threshold = h.zero_threshold;
+  comp.custom_values = h.custom_values;
+  comp.positive_spans = h.positive_spans;
+  comp.negative_spans = h.negative_spans;
+}
+
+// h's zero count, count and sum plus sign times o's (with `zero_count` as o's
+// zero count, which a widened zero bucket may have changed); compensated in
+// comp when given.
+void CombineCounts(FloatHistogram& h, const FloatHistogram& o, double zero_count, double sign,
+                   FloatHistogram* comp) {
+  if (comp) {
+    h.zero_count = KahanAdd(sign * zero_count, h.zero_count, comp->zero_count);
+    h.count = KahanAdd(sign * o.count, h.count, comp->count);
+    h.sum = KahanAdd(sign * o.sum, h.sum, comp->sum);
+  } else {
+    h.zero_count += sign * zero_count;
+    h.count += sign * o.count;
+    h.sum += sign * o.sum;
+  }
 }
 
 HistogramOpInfo CombineMaps(FloatHistogram& h, const FloatHistogram& o, double sign,
@@ -230,28 +229,19 @@ HistogramOpInfo Combine(FloatHistogram& h, const FloatHistogram& o, double sign,
         // Compensation in another layout: take the general path below.
         return CombineMaps(h, o, sign, comp, info);
       }
-      comp->schema = h.schema;
-      comp->zero_threshold = h.zero_threshold;
-      comp->custom_values = h.custom_values;
-      comp->positive_spans = h.positive_spans;
-      comp->negative_spans = h.negative_spans;
+      TakeLayout(*comp, h);
       comp->positive_buckets.assign(h.positive_buckets.size(), 0);
       comp->negative_buckets.assign(h.negative_buckets.size(), 0);
     }
+    CombineCounts(h, o, o.zero_count, sign, comp);
     if (comp) {
-      h.zero_count = Kahan(sign * o.zero_count, h.zero_count, comp->zero_count);
-      h.count = Kahan(sign * o.count, h.count, comp->count);
-      h.sum = Kahan(sign * o.sum, h.sum, comp->sum);
       for (size_t i = 0; i < h.positive_buckets.size(); ++i)
-        h.positive_buckets[i] =
-            Kahan(sign * o.positive_buckets[i], h.positive_buckets[i], comp->positive_buckets[i]);
+        h.positive_buckets[i] = KahanAdd(sign * o.positive_buckets[i], h.positive_buckets[i],
+                                         comp->positive_buckets[i]);
       for (size_t i = 0; i < h.negative_buckets.size(); ++i)
-        h.negative_buckets[i] =
-            Kahan(sign * o.negative_buckets[i], h.negative_buckets[i], comp->negative_buckets[i]);
+        h.negative_buckets[i] = KahanAdd(sign * o.negative_buckets[i], h.negative_buckets[i],
+                                         comp->negative_buckets[i]);
     } else {
-      h.zero_count += sign * o.zero_count;
-      h.count += sign * o.count;
-      h.sum += sign * o.sum;
       for (size_t i = 0; i < h.positive_buckets.size(); ++i)
         h.positive_buckets[i] += sign * o.positive_buckets[i];
       for (size_t i = 0; i < h.negative_buckets.size(); ++i)
@@ -293,8 +283,8 @@ HistogramOpInfo CombineMerge(FloatHistogram& h, const FloatHistogram& o, double 
         ++j;
       } else {
         double comp_term = ca;
-        double v =
-            comp ? Kahan(sign * b[j].count, a[i].count, comp_term) : a[i].count + sign * b[j].count;
+        double v = comp ? KahanAdd(sign * b[j].count, a[i].count, comp_term)
+                        : a[i].count + sign * b[j].count;
         r.push_back({a[i].idx, v});
         c.push_back(comp_term);
         ++i;
@@ -311,21 +301,11 @@ HistogramOpInfo CombineMerge(FloatHistogram& h, const FloatHistogram& o, double 
   merge(h.negative_spans, h.negative_buckets, o.negative_spans, o.negative_buckets,
         comp ? &comp->negative_buckets : nullptr, &h.negative_spans, &h.negative_buckets,
         comp ? &nc : nullptr);
+  CombineCounts(h, o, o.zero_count, sign, comp);
   if (comp) {
-    h.zero_count = Kahan(sign * o.zero_count, h.zero_count, comp->zero_count);
-    h.count = Kahan(sign * o.count, h.count, comp->count);
-    h.sum = Kahan(sign * o.sum, h.sum, comp->sum);
-    comp->schema = h.schema;
-    comp->zero_threshold = h.zero_threshold;
-    comp->custom_values = h.custom_values;
-    comp->positive_spans = h.positive_spans;
-    comp->negative_spans = h.negative_spans;
+    TakeLayout(*comp, h);
     comp->positive_buckets = std::move(pc);
     comp->negative_buckets = std::move(nc);
-  } else {
-    h.zero_count += sign * o.zero_count;
-    h.count += sign * o.count;
-    h.sum += sign * o.sum;
   }
   return info;
 }
@@ -393,16 +373,11 @@ HistogramOpInfo CombineMaps(FloatHistogram& h, const FloatHistogram& o, double s
     }
   }
 
+  CombineCounts(h, o, ozc, sign, comp);
   if (comp) {
-    h.zero_count = Kahan(sign * ozc, h.zero_count, comp->zero_count);
-    h.count = Kahan(sign * o.count, h.count, comp->count);
-    h.sum = Kahan(sign * o.sum, h.sum, comp->sum);
-    for (const auto& [i, c] : op) hp[i] = Kahan(sign * c, hp[i], cp[i]);
-    for (const auto& [i, c] : on) hn[i] = Kahan(sign * c, hn[i], cn[i]);
+    for (const auto& [i, c] : op) hp[i] = KahanAdd(sign * c, hp[i], cp[i]);
+    for (const auto& [i, c] : on) hn[i] = KahanAdd(sign * c, hn[i], cn[i]);
   } else {
-    h.zero_count += sign * ozc;
-    h.count += sign * o.count;
-    h.sum += sign * o.sum;
     for (const auto& [i, c] : op) hp[i] += sign * c;
     for (const auto& [i, c] : on) hn[i] += sign * c;
   }
@@ -412,11 +387,7 @@ HistogramOpInfo CombineMaps(FloatHistogram& h, const FloatHistogram& o, double s
     // The compensation takes h's layout, so that the next addition of a
     // histogram laid out like h can go bucket by bucket. (A term whose bucket
     // summed to exactly zero is dropped with it.)
-    comp->schema = h.schema;
-    comp->zero_threshold = h.zero_threshold;
-    comp->custom_values = h.custom_values;
-    comp->positive_spans = h.positive_spans;
-    comp->negative_spans = h.negative_spans;
+    TakeLayout(*comp, h);
     auto aligned = [](const BucketMap& h_map, BucketMap& c_map, std::vector<double>* out) {
       out->clear();
       for (const auto& [i, v] : h_map)
@@ -428,7 +399,9 @@ HistogramOpInfo CombineMaps(FloatHistogram& h, const FloatHistogram& o, double s
   return info;
 }
 
-bool AlmostEqual(double a, double b) {
+}  // namespace
+
+bool FloatsAlmostEqual(double a, double b) {
   constexpr double eps = 1e-6;
   if (std::isnan(a) && std::isnan(b)) return true;
   if (a == b) return true;
@@ -438,8 +411,6 @@ bool AlmostEqual(double a, double b) {
   if (a == 0 || b == 0 || abs_sum < kMinNormal) return diff < eps * kMinNormal;
   return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < eps;
 }
-
-}  // namespace
 
 double ExponentialBucketUpper(int32_t index, int32_t schema) {
   if (schema < 0) {
@@ -460,41 +431,29 @@ double ExponentialBucketUpper(int32_t index, int32_t schema) {
 std::vector<HistogramBucket> AllBuckets(const FloatHistogram& h) {
   std::vector<HistogramBucket> out;
   if (h.UsesCustomBuckets()) {
-    int32_t idx = 0;
-    size_t b = 0;
     const auto& cv = h.custom_values;
-    for (const auto& sp : h.positive_spans) {
-      idx += sp.offset;
-      for (uint32_t k = 0; k < sp.length && b < h.positive_buckets.size(); ++k, ++idx, ++b) {
-        HistogramBucket bk;
-        bk.index = idx;
-        bk.count = h.positive_buckets[b];
-        bk.lower = idx == 0 ? -kInf : static_cast<size_t>(idx - 1) < cv.size() ? cv[idx - 1] : kInf;
-        bk.upper = idx >= 0 && static_cast<size_t>(idx) < cv.size() ? cv[idx] : kInf;
-        out.push_back(bk);
-      }
-    }
+    ForEachBucket(h.positive_spans, h.positive_buckets, [&](int32_t idx, double c) {
+      HistogramBucket bk;
+      bk.index = idx;
+      bk.count = c;
+      bk.lower = idx == 0 ? -kInf : static_cast<size_t>(idx - 1) < cv.size() ? cv[idx - 1] : kInf;
+      bk.upper = idx >= 0 && static_cast<size_t>(idx) < cv.size() ? cv[idx] : kInf;
+      out.push_back(bk);
+    });
     return out;
   }
   // Negative buckets, from the most negative (highest index) down.
   std::vector<HistogramBucket> neg;
-  {
-    int32_t idx = 0;
-    size_t b = 0;
-    for (const auto& sp : h.negative_spans) {
-      idx += sp.offset;
-      for (uint32_t k = 0; k < sp.length && b < h.negative_buckets.size(); ++k, ++idx, ++b) {
-        HistogramBucket bk;
-        bk.index = idx;
-        bk.count = h.negative_buckets[b];
-        bk.lower = -ExponentialBucketUpper(idx, h.schema);
-        bk.upper = -ExpLower(idx, h.schema);
-        bk.lower_inclusive = true;
-        bk.upper_inclusive = false;
-        neg.push_back(bk);
-      }
-    }
-  }
+  ForEachBucket(h.negative_spans, h.negative_buckets, [&](int32_t idx, double c) {
+    HistogramBucket bk;
+    bk.index = idx;
+    bk.count = c;
+    bk.lower = -ExponentialBucketUpper(idx, h.schema);
+    bk.upper = -ExpLower(idx, h.schema);
+    bk.lower_inclusive = true;
+    bk.upper_inclusive = false;
+    neg.push_back(bk);
+  });
   out.insert(out.end(), neg.rbegin(), neg.rend());
   if (h.zero_count > 0) {
     HistogramBucket z;
@@ -504,19 +463,14 @@ std::vector<HistogramBucket> AllBuckets(const FloatHistogram& h) {
     z.count = h.zero_count;
     out.push_back(z);
   }
-  int32_t idx = 0;
-  size_t b = 0;
-  for (const auto& sp : h.positive_spans) {
-    idx += sp.offset;
-    for (uint32_t k = 0; k < sp.length && b < h.positive_buckets.size(); ++k, ++idx, ++b) {
-      HistogramBucket bk;
-      bk.index = idx;
-      bk.count = h.positive_buckets[b];
-      bk.lower = ExpLower(idx, h.schema);
-      bk.upper = ExponentialBucketUpper(idx, h.schema);
-      out.push_back(bk);
-    }
-  }
+  ForEachBucket(h.positive_spans, h.positive_buckets, [&](int32_t idx, double c) {
+    HistogramBucket bk;
+    bk.index = idx;
+    bk.count = c;
+    bk.lower = ExpLower(idx, h.schema);
+    bk.upper = ExponentialBucketUpper(idx, h.schema);
+    out.push_back(bk);
+  });
   return out;
 }
 
@@ -1003,16 +957,7 @@ double HistogramStdVar(const FloatHistogram& h) {
     }
     double delta = val - mean;
     // Kahan–Neumaier summation, as Prometheus does.
-    double inc = b.count * delta * delta;
-    double t = variance + inc;
-    if (std::isinf(t)) {
-      c = 0;
-    } else if (std::fabs(variance) >= std::fabs(inc)) {
-      c += (variance - t) + inc;
-    } else {
-      c += (inc - t) + variance;
-    }
-    variance = t;
+    variance = KahanAdd(b.count * delta * delta, variance, c);
   }
   variance += c;
   return variance / h.count;
@@ -1102,11 +1047,12 @@ std::string HistogramString(const FloatHistogram& h) {
 
 bool HistogramsAlmostEqual(const FloatHistogram& want, const FloatHistogram& got,
                            bool compare_hint) {
-  if (want.schema != got.schema || !AlmostEqual(want.count, got.count) ||
-      !AlmostEqual(want.sum, got.sum))
+  if (want.schema != got.schema || !FloatsAlmostEqual(want.count, got.count) ||
+      !FloatsAlmostEqual(want.sum, got.sum))
     return false;
   if (want.UsesCustomBuckets() && !SameBounds(want.custom_values, got.custom_values)) return false;
-  if (want.zero_threshold != got.zero_threshold || !AlmostEqual(want.zero_count, got.zero_count))
+  if (want.zero_threshold != got.zero_threshold ||
+      !FloatsAlmostEqual(want.zero_count, got.zero_count))
     return false;
   for (bool positive : {true, false}) {
     BucketMap a = positive ? ToMap(want.positive_spans, want.positive_buckets)
@@ -1117,7 +1063,7 @@ bool HistogramsAlmostEqual(const FloatHistogram& want, const FloatHistogram& got
     std::erase_if(b, [](const auto& x) { return x.second == 0; });
     if (a.size() != b.size()) return false;
     for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
-      if (i->first != j->first || !AlmostEqual(i->second, j->second)) return false;
+      if (i->first != j->first || !FloatsAlmostEqual(i->second, j->second)) return false;
   }
   if (compare_hint && want.counter_reset_hint != got.counter_reset_hint) return false;
   return true;

@@ -8,6 +8,7 @@
 // remote write or protobuf scrapes are converted on the way in.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,6 +50,21 @@ struct FloatHistogram {
 };
 
 using HistogramPtr = std::shared_ptr<const FloatHistogram>;
+
+// Kahan–Neumaier compensated summation step: returns sum + inc, accumulating
+// the lost low-order part in c (PromQL's float sums and histogram sums share
+// it, so that both round alike).
+inline double KahanAdd(double inc, double sum, double& c) {
+  double t = sum + inc;
+  if (std::isinf(t)) {
+    c = 0;
+  } else if (std::fabs(sum) >= std::fabs(inc)) {
+    c += (sum - t) + inc;
+  } else {
+    c += (inc - t) + sum;
+  }
+  return t;
+}
 
 // ---- histogram math (histogram.cpp), Prometheus's FloatHistogram semantics ----
 
@@ -142,6 +158,11 @@ std::string HistogramGoString(const FloatHistogram& h);
 std::string FormatGoG(double v);
 // The test-file notation, e.g. {{schema:0 count:3 sum:5 offset:1 buckets:[1 2]}}.
 std::string HistogramString(const FloatHistogram& h);
+// Float equality the way Prometheus's tests compare: equal, both NaN, or a
+// relative difference below 1e-6; when either is 0 (or both are subnormal) the
+// allowed absolute difference is 1e-6 times the smallest normal double, so
+// values near zero must in effect match exactly.
+bool FloatsAlmostEqual(double a, double b);
 // Equality the way Prometheus's tests compare: both compacted, floats within a
 // relative 1e-6; the reset hint only when `compare_hint`.
 bool HistogramsAlmostEqual(const FloatHistogram& want, const FloatHistogram& got,

@@ -29,18 +29,6 @@ namespace internal {
 
 // ---- small shared helpers ---------------------------------------------------
 
-double KahanAdd(double inc, double sum, double& c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    c += (sum - t) + inc;
-  } else {
-    c += (inc - t) + sum;
-  }
-  return t;
-}
-
 double Quantile(double q, std::vector<double> values) {
   if (values.empty() || std::isnan(q)) return std::nan("");
   if (q < 0) return -std::numeric_limits<double>::infinity();
@@ -1159,10 +1147,7 @@ Result<Value> Evaluator::EvalAggregate(const AggregateExpr& a) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    Value out;
-    out.type = ValueType::kVector;
-    out.series = col.Take();
-    return out;
+    return VectorValue(col.Take());
   }
 
   // Per input series: its group key and the group's output labels.

@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -62,6 +63,15 @@ struct RangeValue {
   int64_t lookback = 0;
   int64_t Ref(int64_t ts) const { return (fixed ? fixed_ref : ts) - offset; }
 };
+
+// An instant vector of these series (most often what a SeriesCollector
+// collected).
+inline Value VectorValue(std::vector<Series> series) {
+  Value v;
+  v.type = ValueType::kVector;
+  v.series = std::move(series);
+  return v;
+}
 
 // Hands out per-step output samples into series keyed by labels.
 class SeriesCollector {
@@ -187,9 +197,6 @@ std::optional<FloatHistogram> InterpolateHistograms(const FloatHistogram& h1, in
                                                     const FloatHistogram& h2, int64_t t2, int64_t t,
                                                     bool counter, Annotations* notes, PosRange pos,
                                                     std::string_view query);
-
-// Kahan–Neumaier compensated summation step: returns the new sum, updates c.
-double KahanAdd(double inc, double sum, double& c);
 
 // Shared numeric helpers (functions.cpp), also used by aggregations.
 double Quantile(double q, std::vector<double> values);

@@ -1024,10 +1024,7 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  Value out;
-  out.type = ValueType::kVector;
-  out.series = col.Take();
-  return out;
+  return VectorValue(col.Take());
 }
 
 enum class RangeFn {
@@ -1346,10 +1343,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    Value out;
-    out.type = ValueType::kVector;
-    out.series = col.Take();
-    return out;
+    return VectorValue(col.Take());
   }
 
   if (name == "info") return EvalInfo(*this, c);
@@ -1424,10 +1418,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    Value out;
-    out.type = ValueType::kVector;
-    out.series = col.Take();
-    return out;
+    return VectorValue(col.Take());
   }
 
   if (name == "sort" || name == "sort_desc" || name == "sort_by_label" ||
@@ -1623,10 +1614,7 @@ Result<Value> Evaluator::EvalCall(const Call& c) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    Value out;
-    out.type = ValueType::kVector;
-    out.series = col.Take();
-    return out;
+    return VectorValue(col.Take());
   }
 
   if (name == "histogram_count" || name == "histogram_sum" || name == "histogram_avg" ||

@@ -504,7 +504,9 @@ void RuleManager::Impl::EvaluateRule(Group& g, RuleState& r, int64_t t) {
             Invalid("vector contains metrics with the same labelset after applying rule labels"));
         return;
       }
-      out.push_back({std::move(out_ls), ts, s.v});
+      // A histogram result stays a histogram (Prometheus appends it with
+      // AppendHistogram), rather than the 0 its float part holds.
+      out.push_back({std::move(out_ls), ts, s.v, s.h});
     }
     if (g.def.limit > 0 && static_cast<int64_t>(out.size()) > g.def.limit) {
       finish(Invalid("exceeded limit of " + std::to_string(g.def.limit) + " with " +
@@ -518,7 +520,7 @@ void RuleManager::Impl::EvaluateRule(Group& g, RuleState& r, int64_t t) {
   std::set<Labels> returned;
   int rejected = 0;
   for (const auto& s : out) {
-    Status st = app->Append(s.metric, ts, s.v);
+    Status st = s.h ? app->AppendHistogram(s.metric, ts, *s.h) : app->Append(s.metric, ts, s.v);
     if (st.ok()) {
       returned.insert(s.metric);
     } else if (st.code() == Code::kInvalid) {
@@ -547,7 +549,12 @@ Status RuleManager::Impl::EvalAlert(Group& g, RuleState& r, const promql::Vector
   TemplateQueryFunc qf = [this, t](const std::string& q) { return TemplateQuery(q, t); };
   std::map<Labels, ActiveAlert> fresh;
   for (const auto& s : res) {
-    TemplateData data{s.metric, opts.external_labels, opts.external_url, s.v};
+    // A histogram sample alerts like a float one. Prometheus hands templates
+    // the histogram itself as $value; Berth's templates know floats only, so
+    // $value is the histogram's count (its observations), the closest float.
+    // The alert's own value stays the sample's float part, 0, as Prometheus's
+    // Alert.Value = smpl.F.
+    TemplateData data{s.metric, opts.external_labels, opts.external_url, s.h ? s.h->count : s.v};
     auto expand = [&](const Template& tm) {
       auto x = tm.Execute(data, qf);
       if (x.ok()) return std::move(x).value();

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "monitor/histogram.h"
 #include "monitor/promql/ast.h"
 #include "monitor/promql/engine.h"
 #include "monitor/promql/parser.h"
@@ -54,20 +55,6 @@ struct Options {
   std::vector<std::pair<std::string, int>> min_pass;  // file name or "total"
   size_t max_issues = 5;
 };
-
-// The reference's float comparison: equal, both NaN, or a relative difference
-// below eps. When either side is 0 (or both are subnormal) the allowed
-// absolute difference is eps times the smallest normal double, so values near
-// zero must in effect match exactly.
-bool AlmostEqual(double a, double b, double eps = 1e-6) {
-  if (std::isnan(a) && std::isnan(b)) return true;
-  if (a == b) return true;
-  constexpr double kMinNormal = 2.2250738585072014e-308;
-  double abs_sum = std::fabs(a) + std::fabs(b);
-  double diff = std::fabs(a - b);
-  if (a == 0 || b == 0 || abs_sum < kMinNormal) return diff < eps * kMinNormal;
-  return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < eps;
-}
 
 std::string FormatMs(int64_t ms) {
   char buf[40];
@@ -401,7 +388,7 @@ void CompareMatrix(const EvalCmd& ev, const pq::Matrix& m, Grid g, Issues* is) {
     for (const auto& p : s.points) (p.h ? gh : gf).push_back(&p);
     bool same = wf.size() == gf.size() && wh.size() == gh.size();
     for (size_t i = 0; same && i < wf.size(); i++)
-      same = wf[i]->t == gf[i]->t && AlmostEqual(wf[i]->v, gf[i]->v);
+      same = wf[i]->t == gf[i]->t && FloatsAlmostEqual(wf[i]->v, gf[i]->v);
     for (size_t i = 0; same && i < wh.size(); i++)
       same = wh[i]->t == gh[i]->t && HistogramsAlmostEqual(*wh[i]->h, *gh[i]->h, hint_set[i]);
     if (!same)
@@ -441,7 +428,7 @@ void CompareVector(const EvalCmd& ev, const pq::Vector& v, Issues* is) {
                 HistogramString(*s.h));
     } else if (IsStaleNaN(s.v)) {
       is->Add("staleness marker in the result for " + s.metric.String());
-    } else if (want.kind != SeqValue::Kind::kFloat || !AlmostEqual(want.v, s.v)) {
+    } else if (want.kind != SeqValue::Kind::kFloat || !FloatsAlmostEqual(want.v, s.v)) {
       is->Add(s.metric.String() + ": expected " + FormatSeq({want}) + ", got " + FormatValue(s.v));
     }
   }
@@ -461,7 +448,7 @@ void CompareValue(const EvalCmd& ev, const pq::QueryResult& r, Grid g, Issues* i
     case pq::ValueType::kScalar:
       if (!ev.expect_scalar) {
         is->Add("expected a vector or matrix, got scalar " + FormatValue(r.scalar.v));
-      } else if (IsStaleNaN(r.scalar.v) || !AlmostEqual(ev.expect_scalar->v, r.scalar.v)) {
+      } else if (IsStaleNaN(r.scalar.v) || !FloatsAlmostEqual(ev.expect_scalar->v, r.scalar.v)) {
         is->Add("expected scalar " + FormatValue(ev.expect_scalar->v) + ", got " +
                 FormatValue(r.scalar.v));
       }

@@ -15,6 +15,10 @@
 #include <set>
 #include <sstream>
 
+// The unit tests' in-memory head (the conformance build does not put
+// tests/unit on the include path).
+#include "testing/memory_head.h"
+
 namespace berth::monitor::conformance {
 namespace {
 
@@ -946,18 +950,7 @@ std::optional<Labels> NhcbSeriesFor(const Labels& ls) {
   return std::nullopt;
 }
 
-std::unique_ptr<tsdb::Head> NewMemoryHead() {
-  tsdb::Options o;
-  o.wal = false;
-  o.retention_ms = 0;
-  o.housekeeping_interval_ms = 0;
-  auto h = tsdb::Head::Open(o);
-  if (!h.ok()) {
-    std::fprintf(stderr, "cannot open an in-memory TSDB head: %s\n", h.status().ToString().c_str());
-    std::exit(2);
-  }
-  return std::move(*h);
-}
+std::unique_ptr<tsdb::Head> NewMemoryHead() { return berth::testing::NewMemoryHead(); }
 
 namespace {
 
@@ -1024,21 +1017,16 @@ Status LoadInto(const LoadCmd& load, Storage& storage, LoadStats* stats) {
     double le = 0;
     if (nh && ends("_bucket")) ScanFloat(def.labels.Get("le"), true, &le);
     bool any = false;
-    const FloatHistogram* prev = nullptr;  // the histogram before, for reset hints
     for (size_t k = 0; k < def.values.size(); k++) {
       const SeqValue& v = def.values[k];
       int64_t t = static_cast<int64_t>(k) * load.interval_ms;
       if (v.kind == SeqValue::Kind::kOmitted) continue;
       Status s;
       if (v.kind == SeqValue::Kind::kHistogram) {
-        // The reset hints Prometheus's TSDB would hand out when reading back.
-        FloatHistogram h = *v.fh;
-        h.counter_reset_hint = StoredCounterResetHint(prev, *v.fh);
-        prev = v.fh.get();
-        s = app->AppendHistogram(def.labels, t, h);
+        // The head sets the reset hints Prometheus's TSDB hands out.
+        s = app->AppendHistogram(def.labels, t, *v.fh);
         stats->histograms++;
       } else {
-        prev = nullptr;
         s = app->Append(def.labels, t, v.kind == SeqValue::Kind::kStale ? StaleNaN() : v.v);
         stats->samples++;
         if (nh && v.kind == SeqValue::Kind::kFloat) {
@@ -1061,14 +1049,10 @@ Status LoadInto(const LoadCmd& load, Storage& storage, LoadStats* stats) {
     stats->series += any;
   }
   for (const auto& [ls, by_t] : nhcb) {
-    std::optional<FloatHistogram> prev;
     for (const auto& [t, th] : by_t) {
       auto h = ConvertNhcb(th);
       if (!h) continue;
-      FloatHistogram stored = *h;
-      stored.counter_reset_hint = StoredCounterResetHint(prev ? &*prev : nullptr, *h);
-      prev = std::move(h);
-      Status s = app->AppendHistogram(ls, t, stored);
+      Status s = app->AppendHistogram(ls, t, *h);
       if (!s.ok()) {
         app->Rollback();
         return Status(s.code(), "nhcb " + ls.String() + ": " + s.message());

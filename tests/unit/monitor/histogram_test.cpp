@@ -13,6 +13,7 @@
 #include "monitor/http_api.h"
 #include "monitor/promql/engine.h"
 #include "monitor/tsdb/head.h"
+#include "testing/memory_head.h"
 
 namespace berth::monitor {
 namespace {
@@ -224,18 +225,8 @@ TEST(HistogramTest, Strings) {
   EXPECT_FALSE(HistogramsAlmostEqual(h, g, true));
 }
 
-std::unique_ptr<tsdb::Head> MemHead() {
-  tsdb::Options o;
-  o.wal = false;
-  o.housekeeping_interval_ms = 0;
-  o.retention_ms = 0;
-  auto h = tsdb::Head::Open(o);
-  EXPECT_TRUE(h.ok()) << h.status().ToString();
-  return std::move(*h);
-}
-
 TEST(HistogramPromqlTest, RateSumAndJson) {
-  auto head = MemHead();
+  auto head = testing::NewMemoryHead();
   auto app = head->NewAppender();
   Labels a({{"__name__", "req"}, {"i", "a"}});
   Labels b({{"__name__", "req"}, {"i", "b"}});

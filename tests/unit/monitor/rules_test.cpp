@@ -368,6 +368,11 @@ class RulesTest : public ::testing::Test {
     ASSERT_TRUE(app->Append(ls, t, v).ok());
     ASSERT_TRUE(app->Commit().ok());
   }
+  void WriteHistogram(const Labels& ls, int64_t t, const FloatHistogram& h) {
+    auto app = head->NewAppender();
+    ASSERT_TRUE(app->AppendHistogram(ls, t, h).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
   void Load(const std::string& source, std::string_view yaml) {
     auto g = ParseRuleFile(yaml);
     ASSERT_TRUE(g.ok()) << g.status().message();
@@ -461,6 +466,96 @@ groups:
   EXPECT_EQ(s[1].samples[1].t, kT0 + kMin);
   EXPECT_TRUE(IsStaleNaN(s[1].samples[1].v));
   EXPECT_EQ(Instant("copy", kT0 + kMin).size(), 1u);
+}
+
+// A native histogram (schema 0) with n observations in (1, 2] and 2n in (2, 4].
+FloatHistogram Hist(double n) {
+  FloatHistogram h;
+  h.count = 3 * n;
+  h.sum = 7 * n;
+  h.positive_spans = {{1, 2}};
+  h.positive_buckets = {n, 2 * n};
+  return h;
+}
+
+TEST_F(RulesTest, RecordingRulesStoreHistogramResultsAsHistograms) {
+  WriteHistogram(Labels({{"__name__", "h"}, {"job", "a"}}), kT0 - 1000, Hist(1));
+  WriteHistogram(Labels({{"__name__", "h"}, {"job", "b"}}), kT0 - 1000, Hist(2));
+  Load("rules.yml", R"(
+groups:
+- name: rec
+  rules:
+  - record: h:sum
+    expr: sum(h)
+  - record: h:copy
+    expr: h
+  - record: h:sum:count
+    expr: histogram_count(h:sum)
+)");
+  Eval("rec", kT0);
+  EXPECT_EQ(Rule(0, 0)["health"], "ok");
+  auto sum = Series("h:sum");
+  ASSERT_EQ(sum.size(), 1u);
+  EXPECT_TRUE(sum[0].samples.empty());  // not the float 0
+  ASSERT_EQ(sum[0].histograms.size(), 1u);
+  EXPECT_EQ(sum[0].histograms[0].t, kT0);
+  const FloatHistogram& h = *sum[0].histograms[0].h;
+  EXPECT_EQ(h.count, 9);
+  EXPECT_EQ(h.sum, 21);
+  EXPECT_EQ(h.positive_buckets, (std::vector<double>{3, 6}));
+  EXPECT_EQ(h.positive_spans, (std::vector<HistogramSpan>{{1, 2}}));
+  // A later rule reads the stored histogram back.
+  auto count = Series("h:sum:count");
+  ASSERT_EQ(count.size(), 1u);
+  ASSERT_EQ(count[0].samples.size(), 1u);
+  EXPECT_EQ(count[0].samples[0].v, 9);
+  auto copy = Series("h:copy");
+  ASSERT_EQ(copy.size(), 2u);
+  ASSERT_EQ(copy[1].histograms.size(), 1u);
+  EXPECT_TRUE(HistogramEquals(*copy[1].histograms[0].h, Hist(2)));
+
+  // Job b goes away: its copy gets a (float) staleness marker, as in Prometheus.
+  Write(Labels({{"__name__", "h"}, {"job", "b"}}), kT0 + 1000, StaleNaN());
+  WriteHistogram(Labels({{"__name__", "h"}, {"job", "a"}}), kT0 + 1000, Hist(4));
+  Eval("rec", kT0 + kMin);
+  copy = Series("h:copy");
+  ASSERT_EQ(copy.size(), 2u);
+  ASSERT_EQ(copy[0].histograms.size(), 2u);
+  EXPECT_EQ(copy[0].histograms[1].h->count, 12);
+  ASSERT_EQ(copy[1].samples.size(), 1u);
+  EXPECT_EQ(copy[1].samples[0].t, kT0 + kMin);
+  EXPECT_TRUE(IsStaleNaN(copy[1].samples[0].v));
+  auto v = Instant("h:sum", kT0 + kMin);
+  ASSERT_EQ(v.size(), 1u);
+  ASSERT_TRUE(v[0].h);
+  EXPECT_EQ(v[0].h->count, 12);
+}
+
+TEST_F(RulesTest, AlertOnHistogramFiresWithItsCountAsValue) {
+  WriteHistogram(Labels({{"__name__", "h"}, {"job", "a"}}), kT0 - 1000, Hist(1));
+  Load("rules.yml", R"(
+groups:
+- name: alerts
+  rules:
+  - alert: Observed
+    expr: h
+    annotations:
+      summary: '{{ $labels.job }} saw {{ $value }} observations'
+)");
+  Eval("alerts", kT0);
+  auto rule = Rule(0, 0);
+  EXPECT_EQ(rule["health"], "ok");
+  EXPECT_EQ(rule["state"], "firing");
+  ASSERT_EQ(rule["alerts"].size(), 1u);
+  EXPECT_EQ(rule["alerts"][0]["annotations"]["summary"], "a saw 3 observations");
+  // The alert's value is the sample's float part, as Prometheus's Alert.Value.
+  EXPECT_EQ(rule["alerts"][0]["value"], "0e+00");
+  auto sent = sink.Take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].labels.Get("job"), "a");
+  auto alerts = Instant("ALERTS", kT0);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].v, 1);
 }
 
 TEST_F(RulesTest, RecordingRuleErrorsAreRuleHealth) {
