@@ -227,8 +227,26 @@ python3 "$HERE/remote_write_body.py" m '{}' 1000 1000 1 3 --garbage >"$E2E_TMP/g
 code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary @"$E2E_TMP/garbage.bin")
 assert_eq "a truncated protobuf is 400" 400 "$code"
 
-log "kill -9 right after an acknowledged remote write"
+log "remote write: native histograms"
 NOWMS=$(( $(date +%s) * 1000 ))
+HT=$(( NOWMS / 1000 - 1 ))
+# Five integer histograms 10 s apart, the newest a second before HT: k, 2k, k
+# observations in (0.5,1], (1,2], (2,4] with k = 1..5.
+python3 "$HERE/remote_write_body.py" rpc_seconds '{"svc":"api"}' $((HT * 1000 - 41000)) 10000 1 5 \
+  --histogram >"$E2E_TMP/nh.bin"
+code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' --data-binary @"$E2E_TMP/nh.bin")
+assert_eq "a write of native histograms is acknowledged (204)" 204 "$code"
+assert_eq "histogram_count of the newest" 20 "$(qv "histogram_count(rpc_seconds @ $HT)")"
+assert_eq "histogram_sum of the newest" 30 "$(qv "histogram_sum(rpc_seconds @ $HT)")"
+assert_match "the median lies in (1,2]" "$(qv "histogram_quantile(0.5, rpc_seconds @ $HT)")" '^1(\.[0-9]+)?$'
+assert_eq "histogram_fraction up to 1 is a quarter" 0.25 "$(qv "histogram_fraction(0, 1, rpc_seconds @ $HT)")"
+assert_match "rate over native histograms is a histogram with a positive count" \
+  "$(qv "histogram_count(rate(rpc_seconds[1m] @ $HT))")" '^0\.[0-9]+$'
+H=$(kcurl /api/v1/query --data-urlencode "query=rpc_seconds @ $HT")
+assert_eq "the API answers with Prometheus's histogram JSON" '"20" 3' \
+  "$(jq -r '.data.result[0].histogram[1] | "\"\(.count)\" \(.buckets | length)"' <<<"$H")"
+
+log "kill -9 right after an acknowledged remote write"
 python3 "$HERE/remote_write_body.py" durable_metric '{"k":"v"}' $((NOWMS - 60000)) 1000 100 50 >"$E2E_TMP/rw.bin"
 code=$(http_code /api/v1/write -X POST -H 'Content-Type: application/x-protobuf' \
   -H 'X-Prometheus-Remote-Write-Version: 0.1.0' --data-binary @"$E2E_TMP/rw.bin")
@@ -237,6 +255,7 @@ kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
 start_server
 assert_eq "all 50 samples are back" 50 "$(qv "count_over_time(durable_metric{k=\"v\"}[5m] @ $(( NOWMS / 1000 )))")"
 assert_eq "with their values" 149 "$(qv "max_over_time(durable_metric[5m] @ $(( NOWMS / 1000 )))")"
+assert_eq "the native histograms are back too" 20 "$(qv "histogram_count(rpc_seconds @ $HT)")"
 # The 50 samples sit 60 s apart at 1 s steps; one between two of them is
 # out of order, accepted within the 300 s window.
 python3 "$HERE/remote_write_body.py" durable_metric '{"k":"v"}' $((NOWMS - 60000 + 500)) 1000 7 1 >"$E2E_TMP/ooo.bin"
