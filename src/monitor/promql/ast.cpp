@@ -210,7 +210,16 @@ class Printer {
       }
       case NodeKind::kBinary: {
         const auto& b = static_cast<const BinaryExpr&>(e);
+        // A signed number (+Inf, or negative) on the left of `^` would read
+        // back as a sign applied to the whole power (unary operators bind
+        // less tightly than `^`): parenthesised, it reads back as written.
+        size_t at = out.size();
         Print(*b.lhs);
+        if (b.op == BinOp::kPow && b.lhs->kind == NodeKind::kNumber && out.size() > at &&
+            (out[at] == '+' || out[at] == '-')) {
+          out.insert(at, 1, '(');
+          out += ')';
+        }
         out += ' ';
         out += BinOpName(b.op);
         if (b.return_bool) out += " bool";

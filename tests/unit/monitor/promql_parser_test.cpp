@@ -562,6 +562,11 @@ TEST(PromqlParserTest, UnaryAndParens) {
   EXPECT_FALSE(As<UnaryExpr>(p).negate);
   EXPECT_EQ(Format(*p), "+some_metric");
   EXPECT_EQ(Fmt("(sum(foo) )"), "(sum(foo))");
+  // Inf prints as +Inf; on the left of `^` it is parenthesised, or it would
+  // read back as a unary plus over the whole power (found by fuzzing).
+  EXPECT_EQ(Fmt("inf^by"), "(+Inf) ^ by");
+  EXPECT_EQ(Tree(*MustParse(Fmt("inf^by"))), Tree(*MustParse("(inf)^by")));
+  EXPECT_EQ(Fmt("by^inf"), "by ^ +Inf");
   EXPECT_EQ(MustParse("(sum(foo) by (bar))")->pos.end, 19);
   EXPECT_EQ(
       ParseError(R"(-"string")"),
