@@ -42,6 +42,11 @@ enum class RecordType : uint8_t {
   kDropBefore = 3,  // data older than t was deleted (retention)
   kChunk = 4,       // one encoded chunk of a series (checkpoints)
   kHistograms = 5,  // (ref, t, native histogram) of one commit or checkpoint
+  // (ref, t, v) triples as deltas, snappy-compressed: what EncodeSamples
+  // writes. kSamples records (older logs) are still read.
+  kSamplesSnappy = 6,
+  // A kSeries record's body, snappy-compressed: what EncodeSeries writes.
+  kSeriesSnappy = 7,
 };
 
 struct RefSeries {

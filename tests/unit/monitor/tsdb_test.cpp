@@ -616,7 +616,7 @@ TEST(Wal, ReplayAfterCleanClose) {
 TEST(Wal, TornTailKeepsExactlyTheCommittedPrefix) {
   TempDir dir;
   Options o = WalOptions(dir.path);
-  o.wal_segment_bytes = 16 << 10;  // several segments
+  o.wal_segment_bytes = 4 << 10;  // several segments
   struct Batch {
     std::string segment;
     int64_t end;
@@ -744,6 +744,36 @@ TEST(Wal, GarbageSegmentDoesNotCrash) {
     fs::remove_all(dir.path + "/wal");
     fs::create_directories(dir.path + "/wal");
   }
+}
+
+TEST(Wal, SampleRecordsAreCompactAndOldOnesStillRead) {
+  // A scrape's worth: consecutive refs, one timestamp, small integer values.
+  std::vector<RefSample> in;
+  for (uint64_t i = 0; i < 1000; ++i) in.push_back({100 + i, 1700000000000, double(i % 37)});
+  std::string rec;
+  EncodeSamples(in, &rec);
+  EXPECT_LT(rec.size(), 4000u) << "bytes per sample: " << rec.size() / 1000.0;
+  Record out;
+  ASSERT_TRUE(DecodeRecord(rec, &out).ok());
+  EXPECT_EQ(out.type, RecordType::kSamples);
+  ASSERT_EQ(out.samples.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out.samples[i].ref, in[i].ref);
+    EXPECT_EQ(out.samples[i].t, in[i].t);
+    EXPECT_EQ(out.samples[i].v, in[i].v);
+  }
+  for (size_t n = 1; n < rec.size(); n += 7)
+    EXPECT_FALSE(DecodeRecord(std::string_view(rec).substr(0, n), &out).ok()) << n;
+  // The uncompressed form earlier logs hold: type 2, count, then absolute
+  // ref, time delta and value bits per sample.
+  std::string old = {2, 1, 7, static_cast<char>(0x80), 0x7d};
+  double v = 2.5;
+  old.append(reinterpret_cast<const char*>(&v), 8);
+  ASSERT_TRUE(DecodeRecord(old, &out).ok());
+  ASSERT_EQ(out.samples.size(), 1u);
+  EXPECT_EQ(out.samples[0].ref, 7u);
+  EXPECT_EQ(out.samples[0].t, 8000);
+  EXPECT_EQ(out.samples[0].v, 2.5);
 }
 
 TEST(Wal, UnsyncedCommitIsInTheFileWhenCommitReturns) {
