@@ -1,6 +1,7 @@
 #include "monitor/http_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -154,6 +155,43 @@ Params ReadParams(const net::Request& req) {
     for (auto& kv : net::ParseQuery(req.body)) p.all.insert(kv);
   }
   return p;
+}
+
+// /api/v1/rules's filters, as Prometheus applies them: type=alert|record,
+// rule_name[], rule_group[], file[] (any of the values), exclude_alerts.
+// With a rule-level filter, groups left without rules are dropped.
+Result<Json> FilterRules(Json data, const Params& p) {
+  std::string type = p.Get("type");
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!type.empty() && type != "alert" && type != "record")
+    return Invalid("not supported value \"" + type + "\"");
+  std::string exclude = p.Get("exclude_alerts");
+  if (!exclude.empty() && exclude != "true" && exclude != "false")
+    return Invalid("parsing exclude_alerts: strconv.ParseBool: parsing \"" + exclude +
+                   "\": invalid syntax");
+  auto in = [](const std::vector<std::string>& set, const std::string& v) {
+    return set.empty() || std::find(set.begin(), set.end(), v) != set.end();
+  };
+  std::vector<std::string> names = p.List("rule_name[]"), groups = p.List("rule_group[]"),
+                           files = p.List("file[]");
+  bool rule_filter = !type.empty() || !names.empty();
+  Json out = Json::array();
+  for (Json& g : data["groups"]) {
+    if (!in(groups, g.value("name", "")) || !in(files, g.value("file", ""))) continue;
+    Json rules = Json::array();
+    for (Json& r : g["rules"]) {
+      bool alert = r.value("type", "") == "alerting";
+      if (!type.empty() && (type == "alert") != alert) continue;
+      if (!in(names, r.value("name", ""))) continue;
+      if (alert && exclude == "true") r.erase("alerts");
+      rules.push_back(std::move(r));
+    }
+    if (rule_filter && rules.empty()) continue;
+    g["rules"] = std::move(rules);
+    out.push_back(std::move(g));
+  }
+  data["groups"] = std::move(out);
+  return data;
 }
 
 std::string InvalidParam(const std::string& name, const std::string& msg) {
@@ -566,8 +604,12 @@ void HttpApi::Serve(const std::string& endpoint, net::Request& req, net::Respons
                                                   {"droppedTargets", Json::array()}});
   }
   if (endpoint == "targets/metadata") return ReplyData(w, Json::array());
-  if (endpoint == "rules")
-    return ReplyData(w, providers_.rules ? providers_.rules() : Json{{"groups", Json::array()}});
+  if (endpoint == "rules") {
+    Json data = providers_.rules ? providers_.rules() : Json{{"groups", Json::array()}};
+    auto filtered = FilterRules(std::move(data), p);
+    if (!filtered.ok()) return ReplyError(w, ErrorType::kBadData, filtered.status().message());
+    return ReplyData(w, *filtered);
+  }
   if (endpoint == "alerts")
     return ReplyData(w, providers_.alerts ? providers_.alerts() : Json{{"alerts", Json::array()}});
 

@@ -103,6 +103,16 @@ check_wait "the recording rule writes its series" 20 qv_some 'job:app_requests:r
 R=$(kcurl /api/v1/rules)
 assert_eq "/api/v1/rules lists the group" "app" "$(jq -r '.data.groups[0].name' <<<"$R")"
 assert_eq "  with both rules" "recording alerting" "$(jq -r '[.data.groups[0].rules[].type] | join(" ")' <<<"$R")"
+assert_eq "  type=alert keeps the alerting rule" "TargetDown" \
+  "$(kcurl '/api/v1/rules?type=alert' | jq -r '[.data.groups[].rules[].name] | join(" ")')"
+assert_eq "  rule_name[] picks by name" "job:app_requests:rate5s" \
+  "$(kcurl '/api/v1/rules' -G --data-urlencode 'rule_name[]=job:app_requests:rate5s' | jq -r '[.data.groups[].rules[].name] | join(" ")')"
+assert_eq "  an unknown rule_group[] leaves no group" 0 \
+  "$(kcurl '/api/v1/rules?rule_group%5B%5D=nope' | jq '.data.groups | length')"
+assert_eq "  exclude_alerts drops the alerts list" null \
+  "$(kcurl '/api/v1/rules?type=alert&exclude_alerts=true' | jq -c '.data.groups[0].rules[0].alerts')"
+assert_eq "  a bad type is 400" 400 "$(http_code '/api/v1/rules?type=bogus')"
+assert_eq "  in Prometheus's error JSON" "bad_data not supported value \"bogus\"" "$(body | jq -r '"\(.errorType) \(.error)"')"
 check_wait "the alert fires after its 'for'" 20 qv_is 'ALERTS{alertname="TargetDown",alertstate="firing"}' 1
 A=$(kcurl /api/v1/alerts)
 assert_match "its annotation is templated" "$(jq -r '.data.alerts[0].annotations.summary' <<<"$A")" \
