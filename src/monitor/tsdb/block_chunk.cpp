@@ -58,35 +58,6 @@ class BitWriter {
   int free_ = 0;
 };
 
-class BitReader {
- public:
-  BitReader(std::string_view b, size_t byte) : b_(b), pos_(byte * 8) {}
-  uint64_t Read(int nbits) {
-    uint64_t out = 0;
-    while (nbits > 0) {
-      size_t byte = pos_ >> 3;
-      if (byte >= b_.size()) {
-        bad_ = true;
-        return 0;
-      }
-      int off = static_cast<int>(pos_ & 7);
-      int avail = 8 - off;
-      int take = nbits < avail ? nbits : avail;
-      unsigned bits = (static_cast<uint8_t>(b_[byte]) >> (avail - take)) & ((1u << take) - 1);
-      out = (out << take) | bits;
-      pos_ += static_cast<size_t>(take);
-      nbits -= take;
-    }
-    return out;
-  }
-  bool bad() const { return bad_; }
-
- private:
-  std::string_view b_;
-  size_t pos_;
-  bool bad_ = false;
-};
-
 // One column (timestamps or values) of a group: picks the mode with the
 // narrower width.
 void WriteColumn(BitWriter& w, const int64_t* xs, size_t n, int64_t& prev, int64_t& prev_delta) {
@@ -177,7 +148,7 @@ Status DecodeInt(std::string_view data, int64_t mint, int64_t maxt, std::vector<
   if (bad || count == 0 || count > 65535) return Internal("block: damaged chunk");
   if (t > maxt) return Status::Ok();
   if (t >= mint) out->push_back({t, static_cast<double>(v)});
-  BitReader r(data, pos);
+  BitReader r(data, pos * 8);
   int64_t pdt = 0, pdv = 0;
   int64_t ts[kGroup], vs[kGroup];
   for (uint64_t i = 1; i < count; i += kGroup) {

@@ -114,34 +114,15 @@ void XorChunk::Append(int64_t t, double v) {
   b_[1] = static_cast<char>(n_ & 0xff);
 }
 
-ChunkIterator::ChunkIterator(std::string_view bytes) : b_(bytes) {
-  if (b_.size() < 2) {
-    corrupt_ = !b_.empty();
+ChunkIterator::ChunkIterator(std::string_view bytes) : r_(bytes, 16) {
+  if (bytes.size() < 2) {
+    corrupt_ = !bytes.empty();
     return;
   }
-  total_ = (static_cast<uint8_t>(b_[0]) << 8) | static_cast<uint8_t>(b_[1]);
+  total_ = (static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]);
 }
 
 double ChunkIterator::v() const { return std::bit_cast<double>(v_); }
-
-uint64_t ChunkIterator::ReadBits(int nbits) {
-  uint64_t out = 0;
-  while (nbits > 0) {
-    size_t byte = pos_ >> 3;
-    if (byte >= b_.size()) {
-      corrupt_ = true;
-      return 0;
-    }
-    int off = static_cast<int>(pos_ & 7);
-    int avail = 8 - off;
-    int take = nbits < avail ? nbits : avail;
-    unsigned bits = (static_cast<uint8_t>(b_[byte]) >> (avail - take)) & ((1u << take) - 1);
-    out = (out << take) | bits;
-    pos_ += static_cast<size_t>(take);
-    nbits -= take;
-  }
-  return out;
-}
 
 bool ChunkIterator::Next() {
   if (corrupt_ || read_ >= total_) return false;

@@ -47,6 +47,37 @@ class XorChunk {
   uint8_t trailing_ = 0;
 };
 
+// Reads big-endian bit fields from bytes, as the chunk encodings write them.
+// Reading past the end yields 0 and sets bad().
+class BitReader {
+ public:
+  BitReader(std::string_view b, size_t bit) : b_(b), pos_(bit) {}
+  uint64_t Read(int nbits) {
+    uint64_t out = 0;
+    while (nbits > 0) {
+      size_t byte = pos_ >> 3;
+      if (byte >= b_.size()) {
+        bad_ = true;
+        return 0;
+      }
+      int off = static_cast<int>(pos_ & 7);
+      int avail = 8 - off;
+      int take = nbits < avail ? nbits : avail;
+      unsigned bits = (static_cast<uint8_t>(b_[byte]) >> (avail - take)) & ((1u << take) - 1);
+      out = (out << take) | bits;
+      pos_ += static_cast<size_t>(take);
+      nbits -= take;
+    }
+    return out;
+  }
+  bool bad() const { return bad_; }
+
+ private:
+  std::string_view b_;
+  size_t pos_;
+  bool bad_ = false;
+};
+
 // Decodes a chunk's bytes. The bytes must outlive the iterator.
 class ChunkIterator {
  public:
@@ -60,11 +91,14 @@ class ChunkIterator {
   bool corrupt() const { return corrupt_; }
 
  private:
-  uint64_t ReadBits(int nbits);
+  uint64_t ReadBits(int nbits) {
+    uint64_t v = r_.Read(nbits);
+    if (r_.bad()) corrupt_ = true;
+    return v;
+  }
   bool ReadBit() { return ReadBits(1) != 0; }
 
-  std::string_view b_;
-  size_t pos_ = 16;  // in bits; past the count
+  BitReader r_;  // from bit 16, past the count
   int total_ = 0;
   int read_ = 0;
   bool corrupt_ = false;
