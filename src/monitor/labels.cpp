@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <new>
 
 namespace berth::monitor {
 namespace {
@@ -21,6 +22,50 @@ bool Contains(const std::vector<std::string>& names, std::string_view n) {
 
 }  // namespace
 
+namespace {
+
+size_t VarLen(size_t n) {
+  size_t k = 1;
+  for (; n >= 0x80; n >>= 7) ++k;
+  return k;
+}
+
+char* PutLen(char* p, size_t n) {
+  for (; n >= 0x80; n >>= 7) *p++ = static_cast<char>(n | 0x80);
+  *p++ = static_cast<char>(n);
+  return p;
+}
+
+}  // namespace
+
+template <class Range>
+Labels Labels::Pack(const Range& sorted) {
+  size_t n = 0, len = 0;
+  for (const auto& l : sorted) {
+    ++n;
+    len += VarLen(l.name.size()) + l.name.size() + VarLen(l.value.size()) + l.value.size();
+  }
+  Labels out;
+  if (n == 0) return out;
+  Rep* r = new (::operator new(sizeof(Rep) + len)) Rep;
+  r->n = static_cast<uint32_t>(n);
+  r->len = static_cast<uint32_t>(len);
+  char* p = reinterpret_cast<char*>(r + 1);
+  for (const auto& l : sorted) {
+    p = PutLen(p, l.name.size());
+    p = std::copy(l.name.begin(), l.name.end(), p);
+    p = PutLen(p, l.value.size());
+    p = std::copy(l.value.begin(), l.value.end(), p);
+  }
+  out.p_ = r;
+  return out;
+}
+
+void Labels::Free(Rep* r) {
+  r->~Rep();
+  ::operator delete(r);
+}
+
 Labels::Labels(std::vector<Label> ls) {
   std::stable_sort(ls.begin(), ls.end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
@@ -31,45 +76,36 @@ Labels::Labels(std::vector<Label> ls) {
     out.push_back(std::move(l));
   }
   std::erase_if(out, [](const Label& l) { return l.value.empty(); });
-  Adopt(std::move(out));
-}
-
-void Labels::Adopt(std::vector<Label> sorted) {
-  if (sorted.empty()) {
-    p_.reset();
-    return;
-  }
-  sorted.shrink_to_fit();
-  p_ = std::make_shared<const std::vector<Label>>(std::move(sorted));
-}
-
-const std::vector<Label>& Labels::Empty() {
-  static const std::vector<Label> empty;
-  return empty;
+  *this = Pack(out);
 }
 
 std::string_view Labels::Get(std::string_view name) const {
-  const auto& ls = vec();
-  auto it = std::lower_bound(ls.begin(), ls.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != ls.end() && it->name == name) return it->value;
+  for (LabelView l : *this) {
+    if (l.name == name) return l.value;
+    if (l.name > name) break;
+  }
   return {};
 }
 
 bool Labels::Has(std::string_view name) const { return !Get(name).empty(); }
 
+LabelView Labels::operator[](size_t i) const { return *std::next(begin(), i); }
+
+std::vector<Label> Labels::ToVector() const { return {begin(), end()}; }
+
 uint64_t Labels::Hash() const {
-  uint64_t h = hash_.load(std::memory_order_relaxed);
+  if (p_ == nullptr) return kFnvOffset;
+  uint64_t h = p_->hash.load(std::memory_order_relaxed);
   if (h != 0) return h;
   h = kFnvOffset;
-  for (const auto& l : vec()) h = Mix(Mix(h, l.name), l.value);
-  hash_.store(h, std::memory_order_relaxed);
+  for (LabelView l : *this) h = Mix(Mix(h, l.name), l.value);
+  p_->hash.store(h, std::memory_order_relaxed);
   return h;
 }
 
 uint64_t Labels::HashFor(const std::vector<std::string>& names, bool without) const {
   uint64_t h = kFnvOffset;
-  for (const auto& l : vec()) {
+  for (LabelView l : *this) {
     bool listed = Contains(names, l.name);
     if (without ? (listed || l.name == kMetricName) : !listed) continue;
     h = Mix(Mix(h, l.name), l.value);
@@ -78,57 +114,69 @@ uint64_t Labels::HashFor(const std::vector<std::string>& names, bool without) co
 }
 
 Labels Labels::With(std::string_view name, std::string_view value) const {
-  std::vector<Label> out;
+  std::vector<LabelView> out;
   out.reserve(size() + 1);
   bool done = false;
-  for (const auto& l : vec()) {
+  for (LabelView l : *this) {
     if (!done && l.name >= name) {
-      if (!value.empty()) out.push_back({std::string(name), std::string(value)});
+      if (!value.empty()) out.push_back({name, value});
       done = true;
       if (l.name == name) continue;
     }
     out.push_back(l);
   }
-  if (!done && !value.empty()) out.push_back({std::string(name), std::string(value)});
-  return Sorted(std::move(out));
+  if (!done && !value.empty()) out.push_back({name, value});
+  return Pack(out);
 }
 
 template <class Pred>
 Labels Labels::Filter(Pred keep) const {
-  std::vector<Label> out;
+  std::vector<LabelView> out;
   out.reserve(size());
-  for (const auto& l : vec())
+  for (LabelView l : *this)
     if (keep(l)) out.push_back(l);
-  return Sorted(std::move(out));
+  if (out.size() == size()) return *this;
+  return Pack(out);
 }
 
 Labels Labels::Without(std::string_view name) const {
-  return Filter([&](const Label& l) { return l.name != name; });
+  return Filter([&](LabelView l) { return l.name != name; });
 }
 
 Labels Labels::WithoutName() const {
-  return Filter([](const Label& l) {
+  return Filter([](LabelView l) {
     return l.name != kMetricName && l.name != "__type__" && l.name != "__unit__";
   });
 }
 
 Labels Labels::Keep(const std::vector<std::string>& names) const {
-  return Filter([&](const Label& l) { return Contains(names, l.name); });
+  return Filter([&](LabelView l) { return Contains(names, l.name); });
 }
 
 Labels Labels::Drop(const std::vector<std::string>& names) const {
-  return Filter([&](const Label& l) { return !Contains(names, l.name); });
+  return Filter([&](LabelView l) { return !Contains(names, l.name); });
 }
+
+namespace {
+
+void AppendLabel(std::string& out, LabelView l) {
+  if (IsValidLabelName(l.name))
+    out += l.name;
+  else
+    out += QuoteString(l.name);
+  out += '=';
+  out += QuoteString(l.value);
+}
+
+}  // namespace
 
 std::string Labels::String() const {
   std::string out = "{";
   bool first = true;
-  for (const auto& l : vec()) {
+  for (LabelView l : *this) {
     if (!first) out += ", ";
     first = false;
-    out += IsValidLabelName(l.name) ? l.name : QuoteString(l.name);
-    out += '=';
-    out += QuoteString(l.value);
+    AppendLabel(out, l);
   }
   out += '}';
   return out;
@@ -140,25 +188,24 @@ std::string Labels::MetricString() const {
   std::string out(name);
   out += '{';
   bool first = true;
-  for (const auto& l : vec()) {
+  for (LabelView l : *this) {
     if (l.name == kMetricName) continue;
     if (!first) out += ", ";
     first = false;
-    out += IsValidLabelName(l.name) ? l.name : QuoteString(l.name);
-    out += '=';
-    out += QuoteString(l.value);
+    AppendLabel(out, l);
   }
   out += '}';
   return out;
 }
 
 int Labels::Compare(const Labels& a, const Labels& b) {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    if (int c = a[i].name.compare(b[i].name)) return c;
-    if (int c = a[i].value.compare(b[i].value)) return c;
+  auto i = a.begin(), ie = a.end();
+  auto j = b.begin(), je = b.end();
+  for (; i != ie && j != je; ++i, ++j) {
+    if (int c = i->name.compare(j->name)) return c;
+    if (int c = i->value.compare(j->value)) return c;
   }
-  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+  return i != ie ? 1 : j != je ? -1 : 0;
 }
 
 namespace {

@@ -211,7 +211,7 @@ void Alertmanager::PostAlerts(net::Request& req, net::ResponseWriter& w) {
     bool bad = false;
     for (const auto& l : alert.labels)
       if (!IsValidLabelName(l.name)) {
-        errors.push_back(at + "invalid label name \"" + l.name + "\"");
+        errors.push_back(at + "invalid label name \"" + std::string(l.name) + "\"");
         bad = true;
         break;
       }

@@ -117,10 +117,12 @@ std::string DomainOf(const std::string& addr) {
 
 void AppendAlertText(std::string& out, const NotifiedAlert& a) {
   out += "Labels:\n";
-  for (const auto& l : a.labels) out += " - " + l.name + " = " + l.value + "\n";
+  for (const auto& l : a.labels)
+    out += " - " + std::string(l.name) + " = " + std::string(l.value) + "\n";
   if (!a.annotations.empty()) {
     out += "Annotations:\n";
-    for (const auto& l : a.annotations) out += " - " + l.name + " = " + l.value + "\n";
+    for (const auto& l : a.annotations)
+      out += " - " + std::string(l.name) + " = " + std::string(l.value) + "\n";
   }
   out += "Started: " + FormatTimeMs(a.starts_at_ms) + "\n";
   if (a.resolved) out += "Ended: " + FormatTimeMs(a.ends_at_ms) + "\n";
@@ -306,13 +308,13 @@ std::string WebhookPayload(const Notification& n, int max_alerts) {
 
 std::string DefaultEmailSubject(const Notification& n) {
   std::string s = n.firing() ? "[FIRING:" + std::to_string(n.NumFiring()) + "]" : "[RESOLVED]";
-  for (const auto& l : n.group_labels) s += " " + l.value;
+  for (const auto& l : n.group_labels) (s += " ") += l.value;
   Labels common = n.CommonLabels();
   if (common.size() > n.group_labels.size()) {
     std::string extra;
     for (const auto& l : common) {
       if (n.group_labels.Has(l.name)) continue;
-      extra += (extra.empty() ? "" : " ") + l.value;
+      (extra += extra.empty() ? "" : " ") += l.value;
     }
     s += " (" + extra + ")";
   }

@@ -994,14 +994,15 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
       if (base_group[si]) {
         for (size_t j : winners[*base_group[si]]) {
           matched = true;
-          for (const Label& l : infos[j].labels) {
+          for (LabelView l : infos[j].labels) {
             if (l.name == kMetricName) continue;
             if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), l.name) == wanted.end())
               continue;
             auto have = std::find_if(extra.begin(), extra.end(),
                                      [&](const Label& e) { return e.name == l.name; });
             if (have != extra.end()) {
-              if (have->value != l.value) return Invalid("conflicting label: " + l.name);
+              if (have->value != l.value)
+                return Invalid("conflicting label: " + std::string(l.name));
               continue;
             }
             // The base series' own labels take precedence.
@@ -1016,7 +1017,7 @@ Result<Value> EvalInfo(Evaluator& ev, const Call& c) {
         if (Status e = col.Add(metric, x.src->drop_name, ts, x.v, *x.h); !e.ok()) return e;
         continue;
       }
-      std::vector<Label> all = metric.vec();
+      std::vector<Label> all = metric.ToVector();
       all.insert(all.end(), extra.begin(), extra.end());
       if (Status e = col.Add(Labels(std::move(all)), x.src->drop_name, ts, x.v, *x.h); !e.ok())
         return e;

@@ -300,7 +300,7 @@ std::string MapText(const Labels& ls) {
   for (const auto& l : ls) {
     if (!first) out += " ";
     first = false;
-    out += l.name + ":" + l.value;
+    ((out += l.name) += ":") += l.value;
   }
   return out + "]";
 }
@@ -1167,7 +1167,8 @@ class Exec {
       for (size_t i = 0; i < v->samples->size(); ++i)
         items.push_back({Val::Int(static_cast<int64_t>(i)), Val::Sample((*v->samples)[i])});
     } else if (v->k == Val::K::kMap) {
-      for (const auto& l : *v->map) items.push_back({Val::Str(l.name), Val::Str(l.value)});
+      for (const auto& l : *v->map)
+        items.push_back({Val::Str(std::string(l.name)), Val::Str(std::string(l.value))});
     } else if (v->k == Val::K::kInt) {
       for (int64_t i = 0; i < v->i; ++i) items.push_back({Val::Int(i), Val::Int(i)});
     } else if (v->k != Val::K::kNil) {

@@ -605,13 +605,13 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     if (fresh) {
       // The target's labels win over the scraped ones unless honor_labels;
       // a clash keeps the scraped value as exported_<name>.
-      std::vector<Label> ls(p.labels().vec());
+      std::vector<Label> ls = p.labels().ToVector();
       for (const auto& tl : l.labels) {
         auto have =
             std::find_if(ls.begin(), ls.end(), [&](const Label& x) { return x.name == tl.name; });
         if (have != ls.end()) {
           if (cfg.honor_labels) continue;
-          std::string n = "exported_" + tl.name;
+          std::string n = "exported_" + std::string(tl.name);
           while (std::any_of(ls.begin(), ls.end(), [&](const Label& x) { return x.name == n; }))
             n = "exported_" + n;
           have->name = n;
@@ -657,7 +657,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
             static_cast<int64_t>(lab.name.size()) > cfg.label_name_length_limit) {
           app->Rollback();
           return Invalid("label_name_length_limit exceeded (metric: " +
-                         std::string(ce.labels.Name()) + ", label name: " + lab.name +
+                         std::string(ce.labels.Name()) + ", label name: " + std::string(lab.name) +
                          ", limit: " + std::to_string(cfg.label_name_length_limit) + ")");
         }
         if (cfg.label_value_length_limit > 0 &&
@@ -665,7 +665,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
           app->Rollback();
           return Invalid(
               "label_value_length_limit exceeded (metric: " + std::string(ce.labels.Name()) +
-              ", label name: " + lab.name + ", value: " + QuoteString(lab.value) +
+              ", label name: " + std::string(lab.name) + ", value: " + QuoteString(lab.value) +
               ", limit: " + std::to_string(cfg.label_value_length_limit) + ")");
         }
       }

@@ -55,7 +55,7 @@ bool ValidName(std::string_view s) { return !s.empty() && ValidUtf8(s); }
 // step and builds the immutable Labels once at the end.
 class Builder {
  public:
-  explicit Builder(const Labels& ls) : v_(ls.vec()) {}
+  explicit Builder(const Labels& ls) : v_(ls.ToVector()) {}
 
   std::string_view Get(std::string_view name) const {
     auto it = Find(name);

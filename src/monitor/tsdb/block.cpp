@@ -380,7 +380,7 @@ Result<BlockMeta> BlockWriter::Finish() {
   std::map<std::string_view, std::map<std::string_view, std::vector<uint64_t>>> postings;
   std::set<std::string_view> symset;
   for (uint64_t id = 0; id < w.series.size(); ++id) {
-    for (const Label& l : w.series[id].labels) {
+    for (LabelView l : w.series[id].labels) {
       symset.insert(l.name);
       symset.insert(l.value);
       postings[l.name][l.value].push_back(id);
@@ -405,7 +405,7 @@ Result<BlockMeta> BlockWriter::Finish() {
   for (const Impl::Series& s : w.series) {
     offsets.push_back(idx.size());
     PutUv(&idx, s.labels.size());
-    for (const Label& l : s.labels) {
+    for (LabelView l : s.labels) {
       PutUv(&idx, sym.at(l.name));
       PutUv(&idx, sym.at(l.value));
     }
@@ -778,7 +778,7 @@ class BlockQuerier : public Querier {
     BERTH_ASSIGN_OR_RETURN(auto series, Series(mint, maxt, ms));
     std::vector<std::string> out;
     for (const Labels& ls : series)
-      for (const Label& l : ls) out.push_back(l.name);
+      for (LabelView l : ls) out.emplace_back(l.name);
     SortUnique(out);
     return out;
   }

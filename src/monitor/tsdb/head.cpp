@@ -364,13 +364,16 @@ int64_t DropOlder(MemSeries& s, int64_t t, const ChunkCutter& cutter) {
 
 Status ValidateLabels(const Labels& ls) {
   if (ls.empty()) return BadRequest("empty label set");
-  for (size_t i = 0; i < ls.size(); ++i) {
-    const Label& l = ls[i];
+  std::string_view prev;
+  bool first = true;
+  for (LabelView l : ls) {
     if (l.name.empty()) return BadRequest("empty label name in " + ls.String());
-    if (i > 0 && ls[i - 1].name == l.name) return BadRequest("duplicate label name " + l.name);
+    if (!first && prev == l.name) return BadRequest("duplicate label name " + std::string(l.name));
     if (!IsValidUtf8(l.name)) return BadRequest("label name is not valid UTF-8");
     if (!IsValidUtf8(l.value))
-      return BadRequest("value of label " + l.name + " is not valid UTF-8");
+      return BadRequest("value of label " + std::string(l.name) + " is not valid UTF-8");
+    prev = l.name;
+    first = false;
   }
   return Status::Ok();
 }
@@ -735,7 +738,7 @@ class HeadQuerier : public Querier {
       return out;
     }
     for (const auto& s : Matching(mint, maxt, ms))
-      for (const Label& l : s->labels) out.push_back(l.name);
+      for (LabelView l : s->labels) out.emplace_back(l.name);
     SortUnique(out);
     return out;
   }

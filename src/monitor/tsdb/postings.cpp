@@ -65,13 +65,19 @@ Postings Union(std::vector<const Postings*> lists) {
 
 void MemPostings::Add(uint64_t ref, const Labels& ls) {
   std::unique_lock lk(mu_);
-  for (const Label& l : ls) Insert(index_[l.name][l.value], ref);
+  for (LabelView l : ls) {
+    auto n = index_.find(l.name);
+    if (n == index_.end()) n = index_.try_emplace(std::string(l.name)).first;
+    auto v = n->second.find(l.value);
+    if (v == n->second.end()) v = n->second.try_emplace(std::string(l.value)).first;
+    Insert(v->second, ref);
+  }
   Insert(all_, ref);
 }
 
 void MemPostings::Delete(uint64_t ref, const Labels& ls) {
   std::unique_lock lk(mu_);
-  for (const Label& l : ls) {
+  for (LabelView l : ls) {
     auto n = index_.find(l.name);
     if (n == index_.end()) continue;
     auto v = n->second.find(l.value);

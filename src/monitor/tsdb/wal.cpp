@@ -97,7 +97,7 @@ void EncodeSeries(const std::vector<RefSeries>& series, std::string* out) {
   for (const RefSeries& s : series) {
     PutUvarint(&body, s.ref);
     PutUvarint(&body, s.labels.size());
-    for (const Label& l : s.labels) {
+    for (LabelView l : s.labels) {
       PutString(&body, l.name);
       PutString(&body, l.value);
     }

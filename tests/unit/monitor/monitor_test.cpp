@@ -47,6 +47,43 @@ TEST(Labels, SortsDropsEmptyAndPrints) {
   EXPECT_NE(Labels({{"a", "bc"}}).Hash(), Labels({{"ab", "c"}}).Hash());
 }
 
+TEST(Labels, PackedSetsKeepLongValuesAndCompareByContent) {
+  // Lengths of 128 bytes and more take two varint bytes, 16 KiB three.
+  std::string mid(300, 'm'), big(20000, 'b');
+  Labels l({{"z", big}, {"a", mid}, {std::string(130, 'n'), "v"}, {"__name__", "x"}});
+  ASSERT_EQ(l.size(), 4u);
+  std::vector<std::string> names;
+  for (LabelView v : l) names.emplace_back(v.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"__name__", "a", std::string(130, 'n'), "z"}));
+  EXPECT_EQ(l.Get("z"), big);
+  EXPECT_EQ(l.Get("a"), mid);
+  EXPECT_EQ(l[2].value, "v");
+  EXPECT_EQ(l.ToVector().back(), (Label{"z", big}));
+
+  // Copies share the buffer; equal sets built apart compare and hash equal.
+  Labels copy = l;
+  Labels moved = std::move(copy);
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(moved.Bytes().data(), l.Bytes().data());
+  Labels apart({{"__name__", "x"}, {"a", mid}, {std::string(130, 'n'), "v"}, {"z", big}});
+  EXPECT_EQ(apart, l);
+  EXPECT_EQ(apart.Hash(), l.Hash());
+  EXPECT_NE(apart.Bytes().data(), l.Bytes().data());
+  EXPECT_NE(l.With("z", "other"), l);
+
+  // Prometheus's order: label by label, and a prefix sorts first.
+  Labels a({{"a", "1"}}), ab({{"a", "1"}, {"b", "1"}}), b({{"a", "2"}});
+  EXPECT_LT(Labels::Compare(a, ab), 0);
+  EXPECT_GT(Labels::Compare(ab, a), 0);
+  EXPECT_LT(Labels::Compare(ab, b), 0);
+  EXPECT_EQ(Labels::Compare(a, Labels({{"a", "1"}})), 0);
+  EXPECT_EQ(Labels().size(), 0u);
+  EXPECT_EQ(Labels().begin(), Labels().end());
+  EXPECT_EQ(Labels({{"a", ""}}).empty(), true);
+  EXPECT_EQ(l.Without("z").Without("a").size(), 2u);
+  EXPECT_EQ(l.Keep({"z"}).Get("z"), big);
+}
+
 TEST(Labels, QuoteStringEscapesLikeGo) {
   EXPECT_EQ(QuoteString("a\xc5z"), R"("a\xc5z")");
   EXPECT_EQ(QuoteString("é\n\t"), "\"é\\n\\t\"");

@@ -75,11 +75,11 @@ std::string Fmt(const Labels& ls) {
   std::string out(ls.Get("__name__"));
   out += '{';
   bool first = true;
-  for (const Label& l : ls) {
+  for (LabelView l : ls) {
     if (l.name == "__name__") continue;
     if (!first) out += ", ";
     first = false;
-    out += l.name + "=\"" + l.value + "\"";
+    (((out += l.name) += "=\"") += l.value) += "\"";
   }
   return out + "}";
 }
