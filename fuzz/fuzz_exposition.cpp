@@ -1,8 +1,9 @@
 // libFuzzer target for what a scrape reads from targets: metric exposition in
 // the text format and in OpenMetrics. Besides not crashing: every accepted
 // sample has a metric name and labels without empty values, the streaming
-// parser agrees with ParseExposition, and a sample printed back in the text
-// format parses to the same label set.
+// parser agrees with ParseExposition, hints (ExpectSeries) change nothing the
+// parser reports, and a sample printed back in the text format parses to the
+// same label set.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "monitor/scrape/exposition.h"
 
@@ -44,6 +46,29 @@ std::string Render(const berth::monitor::Labels& ls, double v) {
   return out + "} " + Number(v) + "\n";
 }
 
+// What a streaming parse reports, sample by sample, ending with the error if
+// any. With `hints`, sample k is parsed with hints[k + shift] expected, as a
+// scrape does with its cache (shift 0), or with the wrong one (shift 1).
+std::vector<std::string> Stream(std::string_view in, berth::monitor::scrape::ExpositionFormat f,
+                                const std::vector<std::string>* hints, size_t shift) {
+  std::vector<std::string> out;
+  ExpositionParser p(in, f);
+  for (;;) {
+    size_t k = out.size() + shift;
+    if (hints != nullptr) p.ExpectSeries(k < hints->size() ? (*hints)[k] : std::string_view());
+    auto e = p.Next();
+    if (!e.ok()) {
+      out.push_back("error: " + e.status().message());
+      return out;
+    }
+    if (*e == ExpositionParser::Entry::kEnd) return out;
+    if (*e != ExpositionParser::Entry::kSample) continue;
+    out.push_back(std::string(p.series()) + "\x01" + p.labels().String() + "\x01" +
+                  p.metric_name() + "\x01" + Number(p.value()) + "\x01" +
+                  std::to_string(p.timestamp().value_or(-1)));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -74,6 +99,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     Check(ok == parsed.ok());
+
+    // Hints from this body's own series, right or one off, change nothing.
+    auto format = berth::monitor::scrape::FormatForContentType(ct);
+    std::vector<std::string> plain = Stream(in, format, nullptr, 0);
+    std::vector<std::string> hints;
+    for (const std::string& s : plain)
+      if (!s.starts_with("error: ")) hints.push_back(s.substr(0, s.find('\x01')));
+    Check(Stream(in, format, &hints, 0) == plain);
+    Check(Stream(in, format, &hints, 1) == plain);
     if (!parsed.ok()) continue;
     Check(samples == parsed->samples.size());
 

@@ -418,30 +418,39 @@ Status ExpositionParser::ParseSample(std::string_view l, size_t i) {
   labels_.clear();
   timestamp_.reset();
   has_exemplar_ = false;
+  labels_skipped_ = MatchesExpected(l, i);
 
-  // A quoted name belongs inside the braces: {"my.metric", a="b"}.
-  if (l[i] == '"') return Fail("expected metric name or label set, got " + Got(l, i));
-  if (l[i] != '{') BERTH_RETURN_IF_ERROR(ParseName(l, &i, true, &name_, "metric name"));
-  size_t k = i;
-  if (!om)
-    while (k < l.size() && blank(l[k])) ++k;
-  if (k < l.size() && l[k] == '{') {
-    i = k;
-    BERTH_RETURN_IF_ERROR(ParseLabelSet(l, &i, name_.s.empty(), &name_, &labels_));
-  }
-  series_ = l.substr(start, i - start);
+  if (labels_skipped_) {
+    // The text before any brace or blank is the (plain) metric name.
+    i += expect_.size();
+    series_ = l.substr(start, i - start);
+    name_ = {series_.substr(0, series_.find_first_of("{ \t")), false};
+  } else {
+    // A quoted name belongs inside the braces: {"my.metric", a="b"}.
+    if (l[i] == '"') return Fail("expected metric name or label set, got " + Got(l, i));
+    if (l[i] != '{') BERTH_RETURN_IF_ERROR(ParseName(l, &i, true, &name_, "metric name"));
+    size_t k = i;
+    if (!om)
+      while (k < l.size() && blank(l[k])) ++k;
+    if (k < l.size() && l[k] == '{') {
+      i = k;
+      BERTH_RETURN_IF_ERROR(ParseLabelSet(l, &i, name_.s.empty(), &name_, &labels_));
+    }
+    series_ = l.substr(start, i - start);
 
-  // Duplicate names are an error rather than "last wins": the target is
-  // broken and silently picking a value would hide it.
-  const Piece* name_label = nullptr;
-  for (size_t a = 0; a < labels_.size(); ++a) {
-    if (labels_[a].name.s == kMetricName) name_label = &labels_[a].value;
-    for (size_t b = a + 1; b < labels_.size(); ++b)
-      if (labels_[a].name.s == labels_[b].name.s)
-        return Fail("duplicate label name \"" + std::string(labels_[a].name.s) + "\"");
+    // Duplicate names are an error rather than "last wins": the target is
+    // broken and silently picking a value would hide it.
+    const Piece* name_label = nullptr;
+    for (size_t a = 0; a < labels_.size(); ++a) {
+      if (labels_[a].name.s == kMetricName) name_label = &labels_[a].value;
+      for (size_t b = a + 1; b < labels_.size(); ++b)
+        if (labels_[a].name.s == labels_[b].name.s)
+          return Fail("duplicate label name \"" + std::string(labels_[a].name.s) + "\"");
+    }
+    if (name_label && !name_.s.empty()) return Fail("duplicate label name \"__name__\"");
+    if (name_.s.empty() && (!name_label || name_label->s.empty()))
+      return Fail("metric name missing");
   }
-  if (name_label && !name_.s.empty()) return Fail("duplicate label name \"__name__\"");
-  if (name_.s.empty() && (!name_label || name_label->s.empty())) return Fail("metric name missing");
 
   if (i >= l.size() || !blank(l[i])) return Fail("expected value after metric, got " + Got(l, i));
   while (i < l.size() && blank(l[i])) ++i;
@@ -538,7 +547,31 @@ std::string ExpositionParser::metric_name() const {
   return name_.escaped ? Unescape(name_.s, true) : std::string(name_.s);
 }
 
-Labels ExpositionParser::labels() const { return BuildLabels(&name_, labels_); }
+bool ExpositionParser::MatchesExpected(std::string_view l, size_t i) const {
+  // Only series that start with a plain name: the name is then the text up
+  // to a brace or blank, with no escapes to resolve.
+  if (expect_.empty() || expect_[0] == '{' || expect_[0] == '"') return false;
+  if (l.size() - i <= expect_.size() || l.compare(i, expect_.size(), expect_) != 0) return false;
+  const bool om = format_ == ExpositionFormat::kOpenMetrics;
+  auto blank = [&](char c) { return c == ' ' || (!om && c == '\t'); };
+  size_t k = i + expect_.size();
+  if (!blank(l[k])) return false;
+  // A label set ends the series at its brace, whatever follows. A bare name
+  // does only if no brace follows (0.0.4 allows blanks before one).
+  if (expect_.back() == '}' || om) return true;
+  while (k < l.size() && blank(l[k])) ++k;
+  return k == l.size() || l[k] != '{';
+}
+
+Labels ExpositionParser::labels() const {
+  if (!labels_skipped_) return BuildLabels(&name_, labels_);
+  // Parse the series again, alone on a line of its own.
+  std::string line(series_);
+  line += " 0\n";
+  ExpositionParser again(line, format_);
+  auto e = again.Next();
+  return e.ok() ? again.labels() : Labels();
+}
 
 Exemplar ExpositionParser::exemplar() const {
   Exemplar e;

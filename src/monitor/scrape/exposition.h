@@ -72,6 +72,14 @@ class ExpositionParser {
 
   Result<Entry> Next();
 
+  // A hint for the next sample lines: the series they probably start with,
+  // as series() returned it for a well-formed line of an earlier body in the
+  // same format (a scrape cache's key). A line that starts with it followed
+  // by a blank has that series, so its label set is not parsed again:
+  // series() is the same text, and labels() parses it only when asked.
+  // Empty: no hint. The view must outlive the next call to Next().
+  void ExpectSeries(std::string_view series) { expect_ = series; }
+
   // The 1-based line of the entry Next last returned.
   int line() const { return entry_line_; }
 
@@ -118,6 +126,7 @@ class ExpositionParser {
   Status ParseLine(std::string_view l, Entry* out);
   Status ParseComment(std::string_view l, size_t i, Entry* out);
   Status ParseSample(std::string_view l, size_t i);
+  bool MatchesExpected(std::string_view l, size_t i) const;
   Status ParseLabelSet(std::string_view l, size_t* i, bool allow_name, Piece* name,
                        std::vector<LabelPiece>* out);
   Status ParseString(std::string_view l, size_t* i, Piece* out);
@@ -142,9 +151,11 @@ class ExpositionParser {
   std::string cur_family_;
   MetricType cur_type_ = MetricType::kUnknown;
 
+  std::string_view expect_;
   std::string_view series_;
   Piece name_;
   std::vector<LabelPiece> labels_;
+  bool labels_skipped_ = false;  // series_ matched expect_: labels_ not filled
   double value_ = 0;
   std::optional<int64_t> timestamp_;
   bool has_exemplar_ = false;

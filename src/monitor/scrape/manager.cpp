@@ -109,6 +109,9 @@ struct Loop {
   // same position is tried first, a sequential walk instead of a hash
   // lookup per sample. Cleared whenever cache entries are erased.
   std::vector<SeriesCache::value_type*> order;
+  // The format of the body the cache keys were read from: they serve as
+  // the parser's hints (ExpectSeries) only for bodies in the same one.
+  ExpositionFormat order_format = ExpositionFormat::kText;
   uint64_t iter = 0;
   int64_t last_ts = 0;  // time of the last scrape's samples
   // The last committed scrape: its series (CacheEntry::appended) get
@@ -536,7 +539,12 @@ void Manager::Impl::RunScrape(Loop& l, std::shared_ptr<const ScrapeConfig> cfgp,
 
 Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetched& f, int64_t ts,
                                    int64_t* scraped, int64_t* post, int64_t* added) {
-  ExpositionParser p(f.body, FormatForContentType(f.content_type));
+  const ExpositionFormat format = FormatForContentType(f.content_type);
+  ExpositionParser p(f.body, format);
+  if (format != l.order_format) {
+    l.order.clear();
+    l.order_format = format;
+  }
   auto app = storage->NewAppender();
   app->set_sync(false);          // nobody waits on a scrape; the WAL syncs within a minute
   app->Reserve(l.order.size());  // about as many series as last time
@@ -567,6 +575,8 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
     }
   };
   while (true) {
+    const size_t next = static_cast<size_t>(*scraped);
+    p.ExpectSeries(next < l.order.size() ? std::string_view(l.order[next]->first) : "");
     auto e = p.Next();
     if (!e.ok()) {
       app->Rollback();

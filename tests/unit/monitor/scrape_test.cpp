@@ -343,6 +343,66 @@ TEST(ExpositionParserTest, StreamsEntriesWithRawSeries) {
   EXPECT_EQ(*e, E::kEnd);
 }
 
+// Each line parsed with a hint (a well-formed series: right, a prefix of the
+// real one, or wrong) reports what it reports without one.
+TEST(ExpositionParserTest, ExpectedSeriesChangeNothingReported) {
+  struct Case {
+    std::string line, hint;
+  };
+  const std::vector<Case> cases = {
+      {"a{x=\"1\"} 5 1000\n", "a{x=\"1\"}"},             // the hint holds: labels not parsed
+      {"a {x=\"1\"} 5\n", "a"},                          // a bare name, then a label set after all
+      {"a {x=\"1\"} 5\n", "a {x=\"1\"}"},                // 0.0.4's blank before the brace
+      {"a\t7\n", "a"},                                   // a bare name, tab-separated
+      {"ab 7\n", "a"},                                   // a prefix of the name
+      {"a{x=\"1 2\"} 5\n", "a"},                         // a bare name, then a brace
+      {"a{x=\"1\",x=\"2\"} 5\n", "a{x=\"1\"}"},          // the real series is bad
+      {"a{x=\"1\"}x 5\n", "a{x=\"1\"}"},                 // no blank after the hint
+      {"a 5 # {t=\"1\"} 1\n", "a"},                      // not an exemplar in 0.0.4
+      {"b{y=\"\\\"q\\\"\"} 1\n", "b{y=\"\\\"q\\\"\"}"},  // escapes
+      {"{\"q.r\"} 1\n", "{\"q.r\"}"},                    // quoted names are always parsed
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line + " with hint " + c.hint);
+    ExpositionParser plain(c.line, ExpositionFormat::kText);
+    ExpositionParser hinted(c.line, ExpositionFormat::kText);
+    hinted.ExpectSeries(c.hint);
+    auto a = plain.Next();
+    auto b = hinted.Next();
+    ASSERT_EQ(a.ok(), b.ok());
+    if (!a.ok()) {
+      EXPECT_EQ(a.status().message(), b.status().message());
+      continue;
+    }
+    EXPECT_EQ(plain.series(), hinted.series());
+    EXPECT_EQ(plain.labels(), hinted.labels());
+    EXPECT_EQ(plain.metric_name(), hinted.metric_name());
+    EXPECT_EQ(plain.value(), hinted.value());
+    EXPECT_EQ(plain.timestamp(), hinted.timestamp());
+  }
+  // OpenMetrics: no blank before a brace, and _created samples still skipped.
+  std::string om = "# TYPE c counter\nc_total 1\nc_created 1.5e9\nc_total {x=\"1\"} 2\n# EOF\n";
+  for (std::string_view hint : {"", "c_total", "c_created"}) {
+    ParseOptions o;
+    o.skip_created_series = true;
+    ExpositionParser p(om, ExpositionFormat::kOpenMetrics, o);
+    p.ExpectSeries(hint);
+    std::vector<std::string> got;
+    for (;;) {
+      auto e = p.Next();
+      if (!e.ok()) {
+        got.push_back(e.status().message());
+        break;
+      }
+      if (*e == ExpositionParser::Entry::kEnd) break;
+      if (*e == ExpositionParser::Entry::kSample) got.push_back(p.labels().String());
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"{__name__=\"c_total\"}",
+                                             "line 4: invalid value \"{x=\"1\"}\""}))
+        << "hint " << hint;
+  }
+}
+
 TEST(ExpositionParserTest, ErrorsAreSticky) {
   ExpositionParser p("a 1\nb x\nc 3\n", ExpositionFormat::kText);
   EXPECT_TRUE(p.Next().ok());
@@ -843,6 +903,24 @@ TEST(ExpositionBenchmark, DISABLED_ThousandSeriesThousandTimes) {
       if (*e == ExpositionParser::Entry::kSample) sink += p.value() + p.series().size();
     }
   });
+  std::vector<std::string> hints;
+  {
+    ExpositionParser p(body, ExpositionFormat::kText);
+    while (*p.Next() == ExpositionParser::Entry::kSample || hints.empty())
+      if (!p.series().empty()) hints.emplace_back(p.series());
+  }
+  double hinted = time([&] {
+    ExpositionParser p(body, ExpositionFormat::kText);
+    for (size_t k = 0;;) {
+      p.ExpectSeries(k < hints.size() ? std::string_view(hints[k]) : "");
+      auto e = p.Next();
+      if (!e.ok() || *e == ExpositionParser::Entry::kEnd) break;
+      if (*e == ExpositionParser::Entry::kSample) {
+        sink += p.value() + p.series().size();
+        ++k;
+      }
+    }
+  });
   double full = time([&] {
     auto r = ParseExposition(body, kText);
     sink += r->samples.size();
@@ -859,6 +937,7 @@ TEST(ExpositionBenchmark, DISABLED_ThousandSeriesThousandTimes) {
   };
   std::printf("payload: %zu bytes, 1000 series, %d iterations\n", body.size(), kIters);
   report("streaming (no Labels built)", streaming);
+  report("streaming, series expected", hinted);
   report("ParseExposition text (Labels built)", full);
   report("ParseExposition OpenMetrics", full_om);
   EXPECT_GT(sink, 0);
