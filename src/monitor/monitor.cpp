@@ -104,23 +104,9 @@ Result<std::unique_ptr<Monitor>> Monitor::Open(const Options& opts) {
   tsdb::Db* d = impl->db.get();
   metrics::GaugeFunc("prometheus_tsdb_head_series", "Series in the monitoring head block.",
                      [d] { return static_cast<double>(d->NumSeries()); });
-  // Counting the chunk bytes visits every series: at most once a minute,
-  // not on every scrape of /metrics.
-  auto chunk_bytes = std::make_shared<std::pair<std::mutex, std::pair<int64_t, double>>>();
   metrics::GaugeFunc("prometheus_tsdb_head_chunks_bytes",
-                     "Bytes of compressed chunk data in the head (refreshed every minute).",
-                     [d, chunk_bytes] {
-                       std::lock_guard lk(chunk_bytes->first);
-                       auto& [at, v] = chunk_bytes->second;
-                       int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now().time_since_epoch())
-                                         .count();
-                       if (at == 0 || now - at >= 60000) {
-                         v = static_cast<double>(d->HeadChunkBytes());
-                         at = now;
-                       }
-                       return v;
-                     });
+                     "Bytes of compressed chunk data in the head.",
+                     [d] { return static_cast<double>(d->HeadChunkBytes()); });
   metrics::GaugeFunc("prometheus_tsdb_blocks_loaded",
                      "Persisted blocks of the monitoring database.",
                      [d] { return static_cast<double>(d->Blocks().size()); });

@@ -118,7 +118,7 @@ Status DecodeHistogram(std::string_view msg, HistogramSample* out) {
   std::vector<int64_t> pos_deltas, neg_deltas;
   int64_t t = 0;
   while (!r.done()) {
-    uint64_t key, v;
+    uint64_t key, v = 0;
     if (!r.Varint(&key)) return Malformed("truncated histogram");
     int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
     bool ok = true;

@@ -392,6 +392,27 @@ int64_t DataBytes(const MemSeries& s) {
   return n;
 }
 
+// Add, also adding the change in the series' DataBytes to *bytes.
+AddResult AddCounted(MemSeries& s, int64_t t, double v, const SampleRules& r,
+                     const ChunkCutter& cutter, int64_t* bytes) {
+  if (!s.ooo.empty() || (s.max_t != kNoTime && t <= s.max_t)) {
+    // Out of order (and maybe folding the buffer into the chunks): rare.
+    *bytes -= DataBytes(s);
+    AddResult res = Add(s, t, v, r, cutter);
+    *bytes += DataBytes(s);
+    return res;
+  }
+  // In order: only the last chunk changes, or is sealed and followed by a
+  // new one. Only those are counted.
+  auto size = [&](size_t i) { return static_cast<int64_t>(s.chunks[i].chunk.Bytes().size()); };
+  size_t from = s.chunks.empty() ? 0 : s.chunks.size() - 1;
+  int64_t before = s.chunks.empty() ? 0 : size(from);
+  AddResult res = Add(s, t, v, r, cutter);
+  for (size_t i = from; i < s.chunks.size(); ++i) *bytes += size(i);
+  *bytes -= before;
+  return res;
+}
+
 // Series ref -> index into a batch's series: open addressing with linear
 // probing, cleared between batches without freeing (a std::unordered_map
 // would allocate a node per series of every scrape).
@@ -492,15 +513,18 @@ class HeadAppender : public Appender {
     accepted.reserve(pending_.size());
     int64_t dropped = 0, tmin = kMaxTime, tmax = kNoTime;
     std::vector<RefHistogram> accepted_h;
+    int64_t bytes = 0;  // how much the head's ChunkBytes grows
     for (const Pending& q : pending_) {
       MemSeries& s = *series_[q.series].s;
       AddResult r;
       if (q.hist == 0) {
-        r = tsdb::Add(s, q.t, q.v, rules, cutter);
+        r = AddCounted(s, q.t, q.v, rules, cutter, &bytes);
         if (r == AddResult::kAdded) accepted.push_back({s.ref, q.t, q.v});
       } else {
         const HistogramPtr& h = hists_[q.hist - 1];
+        bytes -= DataBytes(s);
         r = tsdb::AddHistogram(s, q.t, h, rules);
+        bytes += DataBytes(s);
         if (r == AddResult::kAdded) accepted_h.push_back({s.ref, q.t, h});
       }
       if (r == AddResult::kAdded) {
@@ -542,6 +566,7 @@ class HeadAppender : public Appender {
     }
     locks.clear();
 
+    head_->chunk_bytes_ += bytes;
     head_->num_samples_ += static_cast<int64_t>(n_accepted);
     if (n_accepted > 0) {
       head_->NoteTime(tmin);
@@ -829,10 +854,13 @@ Result<std::unique_ptr<Head>> Head::Open(const Options& opts) {
     // the last one to what came before it.
     int64_t min_valid = h->min_valid_time_.load();
     ChunkCutter cutter(opts);
+    int64_t bytes = 0;
     for (const auto& s : h->AllSeries()) {
       std::lock_guard lk(s->mu);
       if (min_valid != kNoTime) h->num_samples_ -= DropOlder(*s, min_valid, cutter);
+      bytes += DataBytes(*s);
     }
+    h->chunk_bytes_ = bytes;
     h->gc_full_ = true;
     h->GarbageCollect();
     if (st.replay.records > 0) {
@@ -961,19 +989,6 @@ void Head::NoteTime(int64_t t) {
 
 int64_t Head::MinTime() const { return std::max(min_time_.load(), logged_min_valid_.load()); }
 
-int64_t Head::ChunkBytes() const {
-  // Walks the stripes in place: no copy of every series pointer.
-  int64_t n = 0;
-  for (const RefStripe& rs : ref_stripes_) {
-    std::lock_guard sl(rs.mu);
-    for (const auto& [ref, s] : rs.by_ref) {
-      std::lock_guard lk(s->mu);
-      n += DataBytes(*s);
-    }
-  }
-  return n;
-}
-
 HeadStats Head::stats() const {
   std::lock_guard lk(stats_mu_);
   return stats_;
@@ -1063,11 +1078,15 @@ Status Head::DropBefore(int64_t t) {
   }
   ChunkCutter cutter(opts_);
   int64_t new_min = kMaxTime;
+  int64_t freed = 0;
   for (const auto& s : AllSeries()) {
     std::lock_guard lk(s->mu);
+    freed += DataBytes(*s);
     num_samples_ -= DropOlder(*s, t, cutter);
+    freed -= DataBytes(*s);
     if (!s->empty()) new_min = std::min(new_min, s->DataMinT());
   }
+  chunk_bytes_ -= freed;
   // Appends racing with the scan can only add samples >= t, so the new
   // minimum can only be too high by them; NoteTime lowers it again.
   min_time_ = new_min;

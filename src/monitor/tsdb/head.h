@@ -90,7 +90,7 @@ class Head : public Storage {
   int64_t MinTime() const;
   int64_t MaxTime() const { return max_time_.load(); }
   // Bytes of encoded chunk data (not counting index and series overhead).
-  int64_t ChunkBytes() const;
+  int64_t ChunkBytes() const { return chunk_bytes_.load(); }
   HeadStats stats() const;
 
   // Deletes every sample older than t, drops series left empty and from then
@@ -160,6 +160,9 @@ class Head : public Storage {
   std::atomic<uint64_t> next_ref_{1};
   std::atomic<int64_t> num_series_{0};
   std::atomic<int64_t> num_samples_{0};
+  // Bytes of sample data held (DataBytes over every series), kept as
+  // commits and truncations change it.
+  std::atomic<int64_t> chunk_bytes_{0};
   std::atomic<int64_t> min_time_;
   std::atomic<int64_t> max_time_;
   std::atomic<int64_t> min_valid_time_;  // appends below are out of bounds
