@@ -161,6 +161,8 @@ void Alertmanager::RouteLocked(const StoredAlert& sa, int64_t now) {
       slot->key = r->key + ":" + gl.String();
       slot->group_labels = std::move(gl);
       slot->next_flush_ms = now + r->group_wait_ms;
+      poke_ = true;  // the dispatcher may be waiting a long tick
+      cv_.notify_all();
     }
     // An alert that has been firing for longer than group_wait already (a
     // restart, a reload) need not wait again.
@@ -234,6 +236,7 @@ bool Alertmanager::NeedsUpdate(const NflogEntry* e, const std::set<uint64_t>& fi
 }
 
 void Alertmanager::Tick(int64_t now) {
+  bool due = false;
   {
     std::lock_guard<std::mutex> g(mu_);
     std::optional<InhibitIndex> idx;
@@ -249,9 +252,11 @@ void Alertmanager::Tick(int64_t now) {
         ++it;
     }
     GcLocked(now);
+    // Wake the workers only for work: most ticks have none.
+    due = NextAttemptLocked() <= now;
   }
   if (threaded_) {
-    cv_.notify_all();
+    if (due) cv_.notify_all();
   } else {
     RunDueJobsInline(now);
   }
@@ -365,6 +370,13 @@ void Alertmanager::GcLocked(int64_t now) {
 
 // --- delivery ---------------------------------------------------------------
 
+int64_t Alertmanager::NextAttemptLocked() const {
+  int64_t next = INT64_MAX;
+  for (const auto& j : jobs_)
+    if (!j->running) next = std::min(next, j->next_attempt_ms);
+  return next;
+}
+
 std::shared_ptr<Alertmanager::Job> Alertmanager::TakeDueJobLocked(int64_t now) {
   for (auto& j : jobs_) {
     if (j->running || j->next_attempt_ms > now) continue;
@@ -453,7 +465,12 @@ void Alertmanager::DispatcherLoop() {
     }
     Tick(Now());
     std::unique_lock<std::mutex> g(mu_);
-    cv_.wait_for(g, std::chrono::milliseconds(opts_.tick_interval_ms), [&] { return stopping_; });
+    // With nothing to flush or deliver, tick once a second; a new group
+    // pokes the dispatcher awake.
+    int64_t tick = opts_.tick_interval_ms;
+    if (groups_.empty() && jobs_.empty()) tick = std::max<int64_t>(tick, 1000);
+    cv_.wait_for(g, std::chrono::milliseconds(tick), [&] { return stopping_ || poke_; });
+    poke_ = false;
     if (stopping_) return;
   }
 }
@@ -466,8 +483,12 @@ void Alertmanager::WorkerLoop(int id) {
     auto job = TakeDueJobLocked(Now());
     if (!job) {
       // Retries fall due with the clock, not with a notification: wake up
-      // at the tick interval to look again.
-      cv_.wait_for(g, std::chrono::milliseconds(opts_.tick_interval_ms));
+      // when the next one does (at most a tick later); new jobs come with a
+      // notification from the dispatcher.
+      int64_t next = NextAttemptLocked();
+      int64_t wait =
+          next == INT64_MAX ? 5000 : std::clamp<int64_t>(next - Now(), 1, opts_.tick_interval_ms);
+      cv_.wait_for(g, std::chrono::milliseconds(wait));
       continue;
     }
     g.unlock();

@@ -152,6 +152,8 @@ class Alertmanager : public AlertSink {
 
   // Delivery: pick a due job, attempt it, record the outcome.
   std::shared_ptr<Job> TakeDueJobLocked(int64_t now);
+  // The earliest next attempt of a job not running, INT64_MAX if none.
+  int64_t NextAttemptLocked() const;
   void CompleteAttemptLocked(const std::shared_ptr<Job>& job, const Status& st, int64_t now);
   void RunDueJobsInline(int64_t now);
   void DispatcherLoop();
@@ -182,6 +184,7 @@ class Alertmanager : public AlertSink {
   std::vector<std::shared_ptr<Job>> jobs_;
   bool threaded_ = false;
   bool stopping_ = false;
+  bool poke_ = false;  // a group was made: the dispatcher should tick now
   std::vector<std::thread> threads_;
 };
 

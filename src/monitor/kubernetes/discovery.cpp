@@ -11,6 +11,7 @@
 #include "api/selector.h"
 #include "controllers/base.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "monitor/promql/parser.h"
 
 namespace berth::monitor::kubernetes {
@@ -254,7 +255,15 @@ class DiscoveryController : public controllers::Controller {
   void Observe(const api::KindInfo&, const std::string&, const Json&) override {
     queue().Push("all");
   }
-  void Resync() override { queue().Push("all"); }
+  // Every change to a watched kind reconciles already (Observe): the resync
+  // is a safety net only, so it runs every 30 s rather than every second
+  // (each pass lists every pod, service, endpoint and node).
+  void Resync() override {
+    int64_t now = MonotonicNanos();
+    if (now - last_resync_ < 30'000'000'000LL) return;
+    last_resync_ = now;
+    queue().Push("all");
+  }
 
   Status Reconcile(const std::string&) override {
     Objects o;
@@ -443,6 +452,7 @@ class DiscoveryController : public controllers::Controller {
   }
 
   scrape::Manager* scrapes_;
+  int64_t last_resync_ = 0;
   DiscoveryOptions opts_;
   std::set<std::string> installed_;  // worker thread only
 };

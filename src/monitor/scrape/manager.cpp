@@ -163,7 +163,10 @@ struct Manager::Impl {
   Storage* storage;
   ManagerOptions opts;
   mutable std::mutex mu;
-  std::condition_variable cv;       // workers wait for due loops
+  std::condition_variable cv;  // workers wait for due loops
+  // The scheduler waits for the next due time or deadline, or for a change
+  // (a scrape started or ended, pools changed).
+  std::condition_variable sched_cv;
   std::condition_variable done_cv;  // ScrapeNow waits for completions
   std::map<std::string, Pool> pools;
   std::vector<std::shared_ptr<Loop>>
@@ -275,6 +278,7 @@ void Manager::Stop() {
         if (l->running && l->client) l->client->Interrupt();
   }
   impl_->cv.notify_all();
+  impl_->sched_cv.notify_all();
   impl_->done_cv.notify_all();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
@@ -344,6 +348,7 @@ Status Manager::Impl::SetPool(const ScrapeConfig& cfg, const std::vector<Labels>
   }
   old = std::move(fresh);
   cv.notify_all();
+  sched_cv.notify_all();
   return Status::Ok();
 }
 
@@ -362,6 +367,7 @@ void Manager::RemovePool(const std::string& job) {
   }
   impl_->pools.erase(it);
   impl_->cv.notify_all();
+  impl_->sched_cv.notify_all();
 }
 
 std::vector<std::string> Manager::Pools() const {
@@ -382,6 +388,7 @@ void Manager::ScrapeNow(const std::string& job) {
     l->next_ms = 0;
   }
   impl_->cv.notify_all();
+  impl_->sched_cv.notify_all();
   impl_->done_cv.wait(g, [&] {
     if (impl_->stopping) return true;
     for (auto& [l, n] : want)
@@ -395,18 +402,34 @@ void Manager::Impl::Scheduler() {
   std::unique_lock<std::mutex> g(mu);
   while (!stopping) {
     int64_t now = NowMs();
-    bool due = !retired.empty();
+    size_t due = retired.size();
+    int64_t wake = now + 1000;  // at least once a second, whatever happens
     for (auto& [_, p] : pools) {
       for (auto& l : p.loops) {
-        if (!l->running && l->next_ms <= now) due = true;
-        // A scrape past its timeout: cut its connection; the worker then
-        // records the failure.
-        if (l->running && l->deadline_ms > 0 && now > l->deadline_ms && l->client)
-          l->client->Interrupt();
+        if (!l->running) {
+          if (l->next_ms <= now) {
+            ++due;
+          } else {
+            wake = std::min(wake, l->next_ms);
+          }
+        } else if (l->deadline_ms > 0) {
+          // A scrape past its timeout: cut its connection; the worker then
+          // records the failure.
+          if (now > l->deadline_ms) {
+            if (l->client) l->client->Interrupt();
+          } else {
+            wake = std::min(wake, l->deadline_ms + 1);
+          }
+        }
       }
     }
-    if (due) cv.notify_all();
-    cv.wait_for(g, std::chrono::milliseconds(50));
+    // One worker per due loop, not all of them for every one.
+    if (due >= threads.size()) {
+      cv.notify_all();
+    } else {
+      for (size_t i = 0; i < due; ++i) cv.notify_one();
+    }
+    sched_cv.wait_for(g, std::chrono::milliseconds(std::max<int64_t>(1, wake - now)));
   }
 }
 
@@ -437,11 +460,16 @@ void Manager::Impl::Worker(int id) {
           }
     }
     if (!pick) {
-      cv.wait_for(g, std::chrono::milliseconds(200));
+      // The scheduler wakes a worker when a loop falls due; the timeout is
+      // a safety net only.
+      cv.wait_for(g, std::chrono::milliseconds(1000));
       continue;
     }
     pick->running = true;
-    if (!retire) pick->deadline_ms = NowMs() + pick->cfg->timeout_ms;
+    if (!retire) {
+      pick->deadline_ms = NowMs() + pick->cfg->timeout_ms;
+      sched_cv.notify_one();  // to cut the scrape at its deadline
+    }
     // The configuration may be replaced while the scrape runs: it works on
     // the snapshot taken here.
     std::shared_ptr<const ScrapeConfig> cfg = pick->cfg;
@@ -470,6 +498,7 @@ void Manager::Impl::Worker(int id) {
       int64_t next = pick->next_ms + iv;
       if (next <= now) next += ((now - next) / iv + 1) * iv;
       pick->next_ms = next;
+      sched_cv.notify_one();  // to wake a worker when the loop is due again
     }
     done_cv.notify_all();
   }
