@@ -167,6 +167,7 @@ struct Manager::Impl {
   // The scheduler waits for the next due time or deadline, or for a change
   // (a scrape started or ended, pools changed).
   std::condition_variable sched_cv;
+  int64_t sched_wake_ms = 0;        // when the waiting scheduler wakes next
   std::condition_variable done_cv;  // ScrapeNow waits for completions
   std::map<std::string, Pool> pools;
   std::vector<std::shared_ptr<Loop>>
@@ -429,6 +430,7 @@ void Manager::Impl::Scheduler() {
     } else {
       for (size_t i = 0; i < due; ++i) cv.notify_one();
     }
+    sched_wake_ms = wake;
     sched_cv.wait_for(g, std::chrono::milliseconds(std::max<int64_t>(1, wake - now)));
   }
 }
@@ -468,7 +470,8 @@ void Manager::Impl::Worker(int id) {
     pick->running = true;
     if (!retire) {
       pick->deadline_ms = NowMs() + pick->cfg->timeout_ms;
-      sched_cv.notify_one();  // to cut the scrape at its deadline
+      // To cut the scrape at its deadline, if the scheduler would wake later.
+      if (pick->deadline_ms < sched_wake_ms) sched_cv.notify_one();
     }
     // The configuration may be replaced while the scrape runs: it works on
     // the snapshot taken here.
@@ -498,7 +501,8 @@ void Manager::Impl::Worker(int id) {
       int64_t next = pick->next_ms + iv;
       if (next <= now) next += ((now - next) / iv + 1) * iv;
       pick->next_ms = next;
-      sched_cv.notify_one();  // to wake a worker when the loop is due again
+      // To wake a worker when the loop is due again.
+      if (next < sched_wake_ms) sched_cv.notify_one();
     }
     done_cv.notify_all();
   }

@@ -36,31 +36,58 @@ XorChunk XorChunk::FromBytes(std::string bytes) {
   return c;
 }
 
-void XorChunk::WriteBits(uint64_t v, int nbits) {
-  if (nbits < 64) v &= (uint64_t{1} << nbits) - 1;
-  // Top up the last byte, then whole bytes, then the start of a new one.
+void XorChunk::WriteBits(unsigned __int128 bits, int nbits) {
+  // Top up the last byte, then whole bytes and the start of a new one, all
+  // appended at once.
   if (free_bits_ > 0 && nbits > 0) {
     int take = nbits < free_bits_ ? nbits : free_bits_;
-    unsigned bits = static_cast<unsigned>(v >> (nbits - take)) & ((1u << take) - 1);
-    b_.back() = static_cast<char>(static_cast<uint8_t>(b_.back()) | (bits << (free_bits_ - take)));
+    unsigned top = static_cast<unsigned>(bits >> (nbits - take)) & ((1u << take) - 1);
+    b_.back() = static_cast<char>(static_cast<uint8_t>(b_.back()) | (top << (free_bits_ - take)));
     free_bits_ -= take;
     nbits -= take;
   }
+  char buf[17];
+  int k = 0;
   while (nbits >= 8) {
     nbits -= 8;
-    b_.push_back(static_cast<char>(static_cast<uint8_t>(v >> nbits)));
+    buf[k++] = static_cast<char>(static_cast<uint8_t>(bits >> nbits));
   }
   if (nbits > 0) {
-    b_.push_back(static_cast<char>(static_cast<uint8_t>(v << (8 - nbits))));
+    buf[k++] = static_cast<char>(static_cast<uint8_t>(bits << (8 - nbits)));
     free_bits_ = 8 - nbits;
   }
+  b_.append(buf, static_cast<size_t>(k));
 }
+
+namespace {
+
+// A sample's bit fields, gathered before they go into the chunk: at most 145
+// bits, so Put hands a full batch to the chunk first when needed.
+struct BitBatch {
+  unsigned __int128 bits = 0;
+  int n = 0;
+  template <class Flush>
+  void Put(uint64_t v, int nbits, Flush&& flush) {
+    if (n + nbits > 128) {
+      flush(bits, n);
+      bits = 0;
+      n = 0;
+    }
+    if (nbits < 64) v &= (uint64_t{1} << nbits) - 1;
+    bits = (bits << nbits) | v;
+    n += nbits;
+  }
+};
+
+}  // namespace
 
 void XorChunk::Append(int64_t t, double v) {
   uint64_t vb = std::bit_cast<uint64_t>(v);
+  BitBatch out;
+  auto flush = [this](unsigned __int128 bits, int n) { WriteBits(bits, n); };
   if (n_ == 0) {
-    WriteBits(static_cast<uint64_t>(t), 64);
-    WriteBits(vb, 64);
+    out.Put(static_cast<uint64_t>(t), 64, flush);
+    out.Put(vb, 64, flush);
   } else {
     // Wrapping arithmetic: any pair of int64 timestamps round-trips (the
     // 64-bit bucket holds the difference modulo 2^64).
@@ -68,45 +95,46 @@ void XorChunk::Append(int64_t t, double v) {
     int64_t dod =
         static_cast<int64_t>(static_cast<uint64_t>(delta) - static_cast<uint64_t>(delta_));
     if (dod == 0) {
-      WriteBits(0, 1);
+      out.Put(0, 1, flush);
     } else {
       bool written = false;
       for (const Bucket& b : kBuckets) {
         if (Fits(dod, b.value_bits)) {
-          WriteBits(b.prefix, b.prefix_bits);
-          WriteBits(static_cast<uint64_t>(dod), b.value_bits);
+          out.Put(b.prefix, b.prefix_bits, flush);
+          out.Put(static_cast<uint64_t>(dod), b.value_bits, flush);
           written = true;
           break;
         }
       }
       if (!written) {
-        WriteBits(0b1111, 4);
-        WriteBits(static_cast<uint64_t>(dod), 64);
+        out.Put(0b1111, 4, flush);
+        out.Put(static_cast<uint64_t>(dod), 64, flush);
       }
     }
     delta_ = delta;
 
     uint64_t x = vb ^ v_;
     if (x == 0) {
-      WriteBits(0, 1);
+      out.Put(0, 1, flush);
     } else {
       int lead = std::countl_zero(x);
       int trail = std::countr_zero(x);
       if (lead > 31) lead = 31;  // 5 bits of header
       if (leading_ != 0xff && lead >= leading_ && trail >= trailing_) {
-        WriteBits(0b10, 2);
-        WriteBits(x >> trailing_, 64 - leading_ - trailing_);
+        out.Put(0b10, 2, flush);
+        out.Put(x >> trailing_, 64 - leading_ - trailing_, flush);
       } else {
         int sig = 64 - lead - trail;
-        WriteBits(0b11, 2);
-        WriteBits(static_cast<uint64_t>(lead), 5);
-        WriteBits(static_cast<uint64_t>(sig & 63), 6);  // 64 wraps to 0
-        WriteBits(x >> trail, sig);
+        out.Put(0b11, 2, flush);
+        out.Put(static_cast<uint64_t>(lead), 5, flush);
+        out.Put(static_cast<uint64_t>(sig & 63), 6, flush);  // 64 wraps to 0
+        out.Put(x >> trail, sig, flush);
         leading_ = static_cast<uint8_t>(lead);
         trailing_ = static_cast<uint8_t>(trail);
       }
     }
   }
+  WriteBits(out.bits, out.n);
   t_ = t;
   v_ = vb;
   ++n_;

@@ -34,7 +34,8 @@ class XorChunk {
   void Seal() { b_.shrink_to_fit(); }
 
  private:
-  void WriteBits(uint64_t v, int nbits);
+  // Appends the low nbits (at most 128) of bits, most significant first.
+  void WriteBits(unsigned __int128 bits, int nbits);
 
   std::string b_;
   int free_bits_ = 0;  // unused low bits of b_.back()
