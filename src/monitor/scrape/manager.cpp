@@ -49,12 +49,14 @@ Json LabelsJson(const Labels& ls) {
   return j;
 }
 
+// One per series of every target: kept small (scrape iterations are 32-bit,
+// which at one scrape a second lasts a century).
 struct CacheEntry {
   Labels labels;            // final labels of the series
   Appender::SeriesRef ref;  // the stored series, once appended to
+  uint32_t seen = 0;        // the scrape iteration that last saw it
+  uint32_t appended = 0;    // the last committed scrape that stored it (for staleness)
   bool dropped = false;     // metric relabeling dropped it
-  uint64_t seen = 0;        // the scrape iteration that last saw it
-  uint64_t appended = 0;    // the last committed scrape that stored it (for staleness)
   bool explicit_ts = false;
 };
 
@@ -112,11 +114,11 @@ struct Loop {
   // The format of the body the cache keys were read from: they serve as
   // the parser's hints (ExpectSeries) only for bodies in the same one.
   ExpositionFormat order_format = ExpositionFormat::kText;
-  uint64_t iter = 0;
+  uint32_t iter = 0;
   int64_t last_ts = 0;  // time of the last scrape's samples
   // The last committed scrape: its series (CacheEntry::appended) get
   // staleness markers when they disappear. 0: none to mark.
-  uint64_t last_ok_iter = 0;
+  uint32_t last_ok_iter = 0;
   size_t last_ok_appended = 0;  // how many series that scrape stored
   // Metadata as the scrapes see it, updated in place (no allocation when
   // nothing changed); published to `metadata` after a successful scrape
@@ -581,7 +583,7 @@ Status Manager::Impl::AppendScrape(Loop& l, const ScrapeConfig& cfg, const Fetch
   auto app = storage->NewAppender();
   app->set_sync(false);          // nobody waits on a scrape; the WAL syncs within a minute
   app->Reserve(l.order.size());  // about as many series as last time
-  const uint64_t iter = ++l.iter;
+  const uint32_t iter = ++l.iter;
   std::vector<CacheEntry*> appended;  // marked only once the batch commits
   size_t still_there = 0;             // series the last scrape stored that this one lists again
   appended.reserve(l.order.size());

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/log.h"
+#include "core/small_mutex.h"
 #include "core/strings.h"
 #include "monitor/tsdb/chunk.h"
 
@@ -33,15 +34,15 @@ class MemSeries {
   const uint64_t ref;
   const Labels labels;  // its Hash() is computed once, as the head looks series up by it
 
-  std::mutex mu;
+  SmallMutex mu;  // 4 bytes instead of std::mutex's 40, times every series
+  std::atomic<int> pins{0};
   std::vector<HeadChunk> chunks;  // ascending, non-overlapping
   // Accepted out-of-order samples, sorted, none at a time present in chunks.
   std::vector<Sample> ooo;
   int64_t max_t = kNoTime;  // newest in-order sample (of either kind) ever appended
   uint64_t last_v = 0;      // its value bits, when a float
-  int64_t samples = 0;
+  int32_t samples = 0;  // a head holds hours of samples, not billions
   bool logged = false;  // a series record for ref is in the WAL
-  std::atomic<int> pins{0};
   // Set once garbage collection has taken the series out of the head; a
   // writer still holding it (an Appender::SeriesRef) must look the series
   // up again.
@@ -503,7 +504,7 @@ class HeadAppender : public Appender {
     // sorted already.
     if (!std::is_sorted(order.begin(), order.end(), by_ref))
       std::sort(order.begin(), order.end(), by_ref);
-    std::vector<std::unique_lock<std::mutex>> locks;
+    std::vector<std::unique_lock<SmallMutex>> locks;
     locks.reserve(order.size());
     for (size_t i : order) locks.emplace_back(series_[i].s->mu);
 
