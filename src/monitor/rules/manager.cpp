@@ -107,6 +107,7 @@ struct RuleState {
 
   // Guarded by Group::eval_mu.
   std::set<Labels> series_prev;
+  bool restored = false;  // the `for` state was restored (or needs no restoring)
 
   std::string NameAndLabels() const { return def.Name() + MapJson(def.labels).dump(); }
 };
@@ -189,6 +190,7 @@ void CopyState(Group& from, Group& to) {
     used[fi] = true;
     RuleState& f = *from.rules[fi];
     r->series_prev = f.series_prev;
+    r->restored = f.restored;
     std::lock_guard<std::mutex> s(from.state_mu);
     r->health = f.health;
     r->last_error = f.last_error;
@@ -249,6 +251,8 @@ struct RuleManager::Impl {
   void EvaluateRule(Group& g, RuleState& r, int64_t t);
   Result<promql::Vector> Query(const promql::Expr& e, int64_t t) const;
   Result<std::vector<TemplateSample>> TemplateQuery(const std::string& q, int64_t t) const;
+  template <class SeriesFn>
+  void RestoreForState(RuleState& r, int64_t ts, const SeriesFn& series);
   Status EvalAlert(Group& g, RuleState& r, const promql::Vector& res, int64_t t,
                    promql::Vector* out, std::vector<Alert>* send);
   void MarkStale(Group& g);
@@ -543,6 +547,44 @@ void RuleManager::Impl::EvaluateRule(Group& g, RuleState& r, int64_t t) {
   finish(health);
 }
 
+// What Prometheus's RestoreForState does, for the alerts of a rule's first
+// evaluation (all pending, active since ts): each takes its start from the
+// ALERTS_FOR_STATE series a previous run wrote.
+template <class SeriesFn>
+void RuleManager::Impl::RestoreForState(RuleState& r, int64_t ts, const SeriesFn& series) {
+  auto q = storage->NewQuerier();
+  for (auto& [_, a] : r.active) {
+    if (a.state != AlertState::kPending) continue;
+    Labels want = series(a, true);
+    std::vector<Matcher> ms;
+    for (LabelView l : want) {
+      auto m = Matcher::Make(Matcher::Op::kEq, std::string(l.name), std::string(l.value));
+      if (m.ok()) ms.push_back(std::move(*m));
+    }
+    auto found = q->Select(ts - opts.for_outage_tolerance_ms, ts, ms);
+    if (!found.ok()) {
+      log::Warn("restoring alert state failed",
+                log::Fields()("alert", r.def.alert)("err", found.status().message()));
+      return;
+    }
+    for (const SeriesSamples& s : *found) {
+      if (s.labels != want || s.samples.empty() || IsStaleNaN(s.samples.back().v)) continue;
+      // Whole seconds, as the series holds them.
+      int64_t down_at = s.samples.back().t / 1000 * 1000;
+      int64_t active_at = static_cast<int64_t>(s.samples.back().v) * 1000;
+      int64_t remaining = r.def.for_ms - (down_at - active_at);
+      if (remaining <= 0) {
+        // It was firing: the transition below fires it again.
+      } else if (remaining < opts.for_grace_period_ms) {
+        active_at = ts + opts.for_grace_period_ms - r.def.for_ms;
+      } else {
+        active_at += ts - down_at;  // the time it spent down does not count
+      }
+      a.active_at = active_at;
+    }
+  }
+}
+
 Status RuleManager::Impl::EvalAlert(Group& g, RuleState& r, const promql::Vector& res, int64_t t,
                                     promql::Vector* out, std::vector<Alert>* send) {
   const int64_t ts = t - g.query_offset_ms;
@@ -605,6 +647,10 @@ Status RuleManager::Impl::EvalAlert(Group& g, RuleState& r, const promql::Vector
       continue;
     }
     r.active[k] = std::move(a);
+  }
+  if (!r.restored) {
+    if (r.def.for_ms >= opts.for_grace_period_ms) RestoreForState(r, ts, series);
+    r.restored = true;
   }
   int64_t num_active = 0;
   for (auto it = r.active.begin(); it != r.active.end();) {

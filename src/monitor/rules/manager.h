@@ -40,6 +40,15 @@ struct RuleManagerOptions {
   int64_t resend_delay_ms = 60'000;
   // How long a resolved alert stays (and keeps being re-sent as resolved).
   int64_t resolved_retention_ms = 15 * 60'000;
+  // Restoring alerts' `for` state after a restart (Prometheus's
+  // --rules.alert.for-outage-tolerance and --rules.alert.for-grace-period):
+  // on an alerting rule's first evaluation, an alert that is pending takes
+  // its start from the newest ALERTS_FOR_STATE sample written within the
+  // tolerance, shifted by the time nothing was evaluated; an alert that had
+  // less than the grace period left waits the grace period. Rules whose
+  // `for` is shorter than the grace period start afresh.
+  int64_t for_outage_tolerance_ms = 3'600'000;
+  int64_t for_grace_period_ms = 600'000;
   // The wall clock in ms: the evaluation thread's schedule, and the time of
   // staleness markers for removed groups. Tests substitute their own.
   std::function<int64_t()> clock;

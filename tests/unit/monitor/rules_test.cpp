@@ -682,6 +682,82 @@ TEST_F(RulesTest, AlertGoesPendingFiringAndResolves) {
   EXPECT_TRUE(sink.Take().empty());
 }
 
+// After a restart (a new manager over the same storage), a pending alert
+// takes its start from ALERTS_FOR_STATE, as Prometheus restores it: shifted
+// by the time nothing was evaluated, given the grace period (10m) when less
+// was left, at once firing when it was firing, and afresh when the last
+// sample is older than the outage tolerance (1h).
+TEST_F(RulesTest, ForStateIsRestoredAfterARestart) {
+  constexpr std::string_view kRules = R"Y(
+groups:
+- name: g
+  rules:
+  - alert: Slow
+    expr: errors > 1
+    for: 30m
+  - alert: Quick
+    expr: errors > 1
+    for: 5m
+)Y";
+  auto restart = [&] {
+    RuleManagerOptions mo;
+    mo.clock = [this] { return now; };
+    manager = std::make_unique<RuleManager>(head.get(), &engine, &sink, mo);
+    Load("rules.yml", kRules);
+  };
+  auto state = [&](const char* alert) -> std::string {
+    nlohmann::json rules = manager->RulesJson()["groups"][0]["rules"];
+    for (const auto& r : rules)
+      if (r["name"] == alert) return r["state"];
+    return "?";
+  };
+  int64_t base = kT0;
+  // The condition holds throughout: a sample every minute.
+  auto run = [&](int64_t from, int64_t to) {
+    for (int64_t t = from; t <= to; t += kMin) {
+      Write({{"__name__", "errors"}, {"i", "a"}}, t - 1000, 5);
+      Eval("g", t);
+    }
+  };
+
+  // Pending 5 minutes, down 5 minutes: 25 minutes left from the restart.
+  Load("rules.yml", kRules);
+  run(base, base + 5 * kMin);
+  restart();
+  run(base + 10 * kMin, base + 34 * kMin);
+  EXPECT_EQ(state("Slow"), "pending");
+  // `for` below the grace period: not restored, pending since the restart.
+  EXPECT_EQ(state("Quick"), "firing");
+  run(base + 35 * kMin, base + 35 * kMin);
+  EXPECT_EQ(state("Slow"), "firing");
+  auto fs = Instant("ALERTS_FOR_STATE{alertname=\"Slow\"}", base + 35 * kMin);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].v, static_cast<double>((base + 5 * kMin) / 1000));
+
+  // Firing when it went down: firing again at its first evaluation.
+  restart();
+  run(base + 45 * kMin, base + 45 * kMin);
+  EXPECT_EQ(state("Slow"), "firing");
+
+  // 25 of 30 minutes pending when it went down: 5 left is under the grace
+  // period, so it fires 10 minutes after the restart.
+  base += 1000 * kMin;
+  Write({{"__name__", "errors"}, {"i", "a"}}, base - 2 * kMin, StaleNaN());
+  restart();
+  run(base, base + 25 * kMin);
+  EXPECT_EQ(state("Slow"), "pending");
+  restart();
+  run(base + 40 * kMin, base + 49 * kMin);
+  EXPECT_EQ(state("Slow"), "pending");
+  run(base + 50 * kMin, base + 50 * kMin);
+  EXPECT_EQ(state("Slow"), "firing");
+
+  // Down for longer than the outage tolerance: pending afresh.
+  restart();
+  run(base + 120 * kMin, base + 120 * kMin);
+  EXPECT_EQ(state("Slow"), "pending");
+}
+
 TEST_F(RulesTest, PendingAlertThatClearsIsNeverSent) {
   Labels errs({{"__name__", "errors"}, {"instance", "i1"}});
   Write(errs, kT0 - 1000, 5);
