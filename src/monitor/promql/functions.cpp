@@ -94,6 +94,17 @@ struct HistNotes {
     Warn("this native histogram metric is not a gauge: " + QuoteString(metric));
   }
   void MixedExpCustom() const { Warn(MixedExpCustomWarning(metric)); }
+  // The notes of an addition or subtraction (`op`); false, with the warning,
+  // when its histograms could not be combined.
+  bool Combined(const HistogramOpInfo& info, const char* op) const {
+    if (info.incompatible) {
+      MixedExpCustom();
+      return false;
+    }
+    if (info.custom_reconciled)
+      Info(std::string("mismatched custom buckets were reconciled during ") + op);
+    return true;
+  }
   void MixedFloats() const {
     Warn("encountered a mix of histograms and floats for metric name " + QuoteString(metric));
   }
@@ -133,24 +144,12 @@ std::optional<FloatHistogram> HistogramRate(Window w, bool counter, const HistNo
     }
   }
   FloatHistogram h = HistogramReduceResolution(last, min_schema);
-  HistogramOpInfo info = HistogramSub(h, *prev);
-  if (info.incompatible) {
-    hn.MixedExpCustom();
-    return std::nullopt;
-  }
-  if (info.custom_reconciled)
-    hn.Info("mismatched custom buckets were reconciled during subtraction");
+  if (!hn.Combined(HistogramSub(h, *prev), "subtraction")) return std::nullopt;
   if (counter) {
     for (size_t i = 1; i < w.size(); ++i) {
       const FloatHistogram& cur = *w[i].h;
       if (HistogramDetectReset(cur, *prev)) {
-        HistogramOpInfo ai = HistogramAdd(h, *prev);
-        if (ai.incompatible) {
-          hn.MixedExpCustom();
-          return std::nullopt;
-        }
-        if (ai.custom_reconciled)
-          hn.Info("mismatched custom buckets were reconciled during addition");
+        if (!hn.Combined(HistogramAdd(h, *prev), "addition")) return std::nullopt;
       }
       prev = &cur;
     }
@@ -278,12 +277,7 @@ std::optional<FloatHistogram> ExtendedHistogramRate(Window h, int64_t range_star
                    right->counter_reset_hint != CounterResetHint::kGauge))
     hn.NotGauge();
   FloatHistogram result = *right;
-  HistogramOpInfo si = HistogramSub(result, *left);
-  if (si.incompatible) {
-    hn.MixedExpCustom();
-    return std::nullopt;
-  }
-  if (si.custom_reconciled) hn.Info("mismatched custom buckets were reconciled during subtraction");
+  if (!hn.Combined(HistogramSub(result, *left), "subtraction")) return std::nullopt;
   if (counter) {
     // Add back what each reset lost. The boundary samples are covered by
     // left and right (a reset the left interpolation spanned included).
@@ -300,14 +294,7 @@ std::optional<FloatHistogram> ExtendedHistogramRate(Window h, int64_t range_star
         correction = x;
         return true;
       }
-      HistogramOpInfo ai = HistogramAdd(*correction, x);
-      if (ai.incompatible) {
-        hn.MixedExpCustom();
-        return false;
-      }
-      if (ai.custom_reconciled)
-        hn.Info("mismatched custom buckets were reconciled during addition");
-      return true;
+      return hn.Combined(HistogramAdd(*correction, x), "addition");
     };
     if (c_first <= last) {
       for (size_t i = c_first; i < last; ++i) {
@@ -317,13 +304,7 @@ std::optional<FloatHistogram> ExtendedHistogramRate(Window h, int64_t range_star
       if (HistogramDetectReset(*right, *prev) && !add(*prev)) return std::nullopt;
     }
     if (correction) {
-      HistogramOpInfo ai = HistogramAdd(result, *correction);
-      if (ai.incompatible) {
-        hn.MixedExpCustom();
-        return std::nullopt;
-      }
-      if (ai.custom_reconciled)
-        hn.Info("mismatched custom buckets were reconciled during addition");
+      if (!hn.Combined(HistogramAdd(result, *correction), "addition")) return std::nullopt;
     }
   }
   if (rate) HistogramDiv(result, static_cast<double>(range) / 1000.0);
@@ -356,13 +337,7 @@ std::optional<Point> InstantValue(Window w, bool rate, const HistNotes& hn) {
   if (rate && (lg || pg)) hn.NotCounter();
   if (!rate && (!lg || !pg)) hn.NotGauge();
   if (!rate || !HistogramDetectReset(*last.h, *prev.h)) {
-    HistogramOpInfo info = HistogramSub(h, *prev.h);
-    if (info.incompatible) {
-      hn.MixedExpCustom();
-      return std::nullopt;
-    }
-    if (info.custom_reconciled)
-      hn.Info("mismatched custom buckets were reconciled during subtraction");
+    if (!hn.Combined(HistogramSub(h, *prev.h), "subtraction")) return std::nullopt;
   }
   h.counter_reset_hint = CounterResetHint::kGauge;
   HistogramCompact(h);
